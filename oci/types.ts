@@ -63,3 +63,61 @@ export interface BlobProgress {
   loaded: number;
   total: number;
 }
+
+/** A parsed image reference: a registry repository, or an OCI image layout directory. */
+export type ImageReference =
+  | {
+      kind: 'registry';
+      /** `docker.io`, or host[:port] as written. */
+      registry: string;
+      /** `https://registry-1.docker.io`, or `http://localhost:5000` for loopback hosts. */
+      apiBase: string;
+      /** `library/alpine` */
+      repository: string;
+      tag?: string;
+      digest?: string;
+      /** `docker.io/library/alpine:latest` */
+      canonical: string;
+    }
+  | {
+      kind: 'layout';
+      /** http(s)://… or file:///abs/dir, without a trailing slash. */
+      baseUrl: string;
+      tag?: string;
+      digest?: string;
+      canonical: string;
+    };
+
+/** Options shared by every pulling function; one typed object, isomorphic-git style. */
+export interface PullOptions {
+  /** Default `globalThis.fetch`; the Node edge passes one that also serves `file:` URLs. */
+  fetch?: FetchLike;
+  /** Default linux/amd64. */
+  platform?: string | Platform;
+  credentials?: CredentialLookup;
+  logger?: Logger;
+  /** Attempts after the first for retriable failures; default 5. */
+  retries?: number;
+  /** Base of the exponential backoff (with jitter); default 500. Retry-After wins, capped at 30 s. */
+  retryDelayMs?: number;
+  onProgress?: (p: BlobProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface ResolvedImage {
+  reference: ImageReference;
+  /** Digest of the top-level index / manifest list, when there was one. */
+  indexDigest?: string;
+  manifestDigest: string;
+  manifestMediaType: string;
+  manifestBytes: Uint8Array;
+  /** Platform of the chosen manifest. */
+  platform: Platform;
+  /** Platforms offered by the index (just `[platform]` without an index). */
+  availablePlatforms: Platform[];
+  configDigest: string;
+  /** Verified, byte-for-byte as fetched. */
+  configBytes: Uint8Array;
+  config: ImageConfig;
+  layers: Descriptor[];
+}

@@ -1,0 +1,80 @@
+import { parseArgs } from 'node:util';
+
+export class CliUsageError extends Error {}
+
+export const usage = `Usage: imagemounter COMMAND IMAGE [options]
+
+IMAGE is a registry reference (alpine, ghcr.io/o/r:tag, 127.0.0.1:5000/r@sha256:…),
+an OCI Image Layout URL (http(s)://host/path[#tag]) or a local OCI layout directory.
+
+Commands:
+  inspect IMAGE [--json]     resolved digest, platform, layers and config summary
+  manifest IMAGE             one JSON line per entry of the tree served to the VM
+  ls IMAGE [PATH]            list a directory of the image's root filesystem
+  cat IMAGE PATH             write a file of the image's root filesystem to stdout
+
+Options:
+  --platform OS/ARCH[/VARIANT]  platform to pick from a multi-platform image (linux/amd64)
+  --username USER, --password PASS
+                                registry credentials (also IMAGEMOUNTER_USERNAME and
+                                IMAGEMOUNTER_PASSWORD, then ~/.docker/config.json)
+  --json                        machine-readable output (inspect)
+  --debug                       stack traces on errors
+  -h, --help                    this text
+`;
+
+export interface CliArgs {
+  help: boolean;
+  command: string;
+  image: string;
+  path?: string;
+  platform: string;
+  username?: string;
+  password?: string;
+  json: boolean;
+  debug: boolean;
+}
+
+const commands = new Set(['inspect', 'manifest', 'ls', 'cat']);
+
+export function parseCliArgs(argv: string[]): CliArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        platform: { type: 'string', default: 'linux/amd64' },
+        username: { type: 'string' },
+        password: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        debug: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    throw new CliUsageError(`${(err as Error).message} (see --help)`);
+  }
+  const { values, positionals } = parsed;
+  const [command = '', image = '', path, ...extra] = positionals;
+  const help = values.help || command === 'help';
+  if (!help) {
+    if (!commands.has(command)) throw new CliUsageError(command ? `unknown command "${command}" (see --help)` : 'missing command (see --help)');
+    if (!image) throw new CliUsageError(`${command}: missing IMAGE (see --help)`);
+    if (command === 'cat' && !path) throw new CliUsageError('cat: missing PATH');
+    if (extra.length > 0 || (path !== undefined && (command === 'inspect' || command === 'manifest'))) {
+      throw new CliUsageError(`${command}: unexpected argument "${extra[0] ?? path}"`);
+    }
+  }
+  return {
+    help,
+    command,
+    image,
+    path,
+    platform: values.platform,
+    username: values.username,
+    password: values.password,
+    json: values.json,
+    debug: values.debug,
+  };
+}

@@ -1,0 +1,114 @@
+import { existsSync, statSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { formatPlatform, manifestEntries, openImage, resolveImage, type OpenImageOptions } from '../index.js';
+import { createNodeFetch, nodeCredentials } from '../node/index.js';
+import type { CliArgs } from './args.js';
+import { formatLsLine, followPath } from './paths.js';
+import { createProgress } from './progress.js';
+
+export async function runCommand(args: CliArgs): Promise<void> {
+  const image = localLayoutPath(args.image);
+  const progress = createProgress(process.stderr);
+  const opts: OpenImageOptions = {
+    fetch: createNodeFetch(),
+    platform: args.platform,
+    credentials: nodeCredentials({ username: args.username, password: args.password, env: process.env }),
+    logger: { warn: (m) => progress.note(m) },
+    onProgress: progress.onProgress,
+  };
+  try {
+    switch (args.command) {
+      case 'inspect':
+        return await inspect(image, opts, args.json);
+      case 'manifest':
+        return await manifest(image, opts);
+      case 'ls':
+        return await ls(image, opts, args.path ?? '/');
+      case 'cat':
+        return await cat(image, opts, args.path!);
+    }
+  } finally {
+    progress.done();
+  }
+}
+
+/** A bare directory name (`./` optional) on disk means an OCI layout, not a registry. */
+function localLayoutPath(image: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(image) || !existsSync(image)) return image;
+  return statSync(image).isDirectory() ? resolvePath(image) : image;
+}
+
+async function inspect(ref: string, opts: OpenImageOptions, json: boolean): Promise<void> {
+  const image = await resolveImage(ref, opts);
+  const summary = {
+    reference: image.reference.canonical,
+    indexDigest: image.indexDigest,
+    manifestDigest: image.manifestDigest,
+    manifestMediaType: image.manifestMediaType,
+    platform: formatPlatform(image.platform),
+    availablePlatforms: image.availablePlatforms.map(formatPlatform),
+    configDigest: image.configDigest,
+    config: image.config,
+    layers: image.layers.map(({ digest, mediaType, size }) => ({ digest, mediaType, size })),
+  };
+  if (json) return write(JSON.stringify(summary, null, 2) + '\n');
+  const c = image.config.config ?? {};
+  const lines = [
+    `Reference:   ${summary.reference}`,
+    ...(summary.indexDigest ? [`Index:       ${summary.indexDigest}`] : []),
+    `Manifest:    ${summary.manifestDigest} (${summary.manifestMediaType})`,
+    `Platform:    ${summary.platform}${summary.availablePlatforms.length > 1 ? ` (of ${summary.availablePlatforms.join(', ')})` : ''}`,
+    `Config:      ${summary.configDigest}`,
+    `Entrypoint:  ${JSON.stringify(c.Entrypoint ?? [])}`,
+    `Cmd:         ${JSON.stringify(c.Cmd ?? [])}`,
+    `WorkingDir:  ${c.WorkingDir || '/'}`,
+    `User:        ${c.User || '(root)'}`,
+    `Env:         ${(c.Env ?? []).join(' ')}`,
+    `Layers:      ${summary.layers.length}`,
+    ...summary.layers.map((l) => `  ${l.digest}  ${String(l.size).padStart(12)}  ${l.mediaType}`),
+  ];
+  write(lines.join('\n') + '\n');
+}
+
+async function manifest(ref: string, opts: OpenImageOptions): Promise<void> {
+  const { tree } = await openImage(ref, opts);
+  let batch = '';
+  for await (const entry of manifestEntries(tree)) {
+    batch += JSON.stringify(entry) + '\n';
+    if (batch.length > 1 << 16) {
+      await writeAsync(batch);
+      batch = '';
+    }
+  }
+  await writeAsync(batch);
+}
+
+async function ls(ref: string, opts: OpenImageOptions, path: string): Promise<void> {
+  const { rootfs } = await openImage(ref, opts);
+  const { inode, path: resolved } = followPath(rootfs, path);
+  if (!inode.children) return write(formatLsLine(resolved, inode) + '\n');
+  const lines = [...inode.children].map(([name, child]) => formatLsLine(name, child));
+  write(lines.join('\n') + (lines.length ? '\n' : ''));
+}
+
+async function cat(ref: string, opts: OpenImageOptions, path: string): Promise<void> {
+  const { rootfs } = await openImage(ref, opts);
+  const { inode, path: resolved } = followPath(rootfs, path);
+  if (inode.type !== 'reg') throw new Error(`${resolved}: not a regular file (${inode.type})`);
+  for (let offset = 0; offset < inode.size; ) {
+    const bytes = await rootfs.read(inode, offset, Math.min(1 << 20, inode.size - offset));
+    if (bytes.length === 0) break;
+    await writeAsync(bytes);
+    offset += bytes.length;
+  }
+}
+
+function write(text: string): void {
+  process.stdout.write(text);
+}
+
+function writeAsync(data: string | Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(data, (err) => (err ? reject(err) : resolve()));
+  });
+}
