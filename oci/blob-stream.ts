@@ -75,7 +75,7 @@ export function verifiedBlobStream(
       for (;;) {
         try {
           throwIfAborted(ctx.signal);
-          digester ??= await createDigester(desc.digest);
+          digester ??= await createDigester(desc.digest, ctx.codecs);
           if (!reader) await open();
           const { done, value } = await reader!.read();
           if (done) {

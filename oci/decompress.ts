@@ -10,11 +10,14 @@ import type { Compression } from './media-types.js';
 export interface DecompressOptions {
   /** false forces the pure-JS gzip path (tests; platforms with a broken native one). */
   native?: boolean;
+  /** A platform gzip decoder to use instead (Codecs.gunzip). */
+  gunzip?: ((stream: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array>) | undefined;
 }
 
 export function decompressStream(kind: Compression, stream: ReadableStream<Uint8Array>, opts: DecompressOptions = {}): ReadableStream<Uint8Array> {
   if (kind === 'none') return stream;
   if (kind === 'zstd') return zstdStream(stream);
+  if (opts.gunzip) return mapStreamErrors(opts.gunzip(stream), mapGzipError);
   return lazyStream(async () => {
     const native = opts.native !== false && (await nativeGzipHandlesMembers());
     return native ? nativeGzip(stream) : pakoGzip(stream);

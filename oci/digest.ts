@@ -2,6 +2,7 @@
 // for blobs (hash-wasm, because WebCrypto cannot hash a stream incrementally).
 import { createSHA256, createSHA512, type IHasher } from 'hash-wasm';
 import { ImageError } from './errors.js';
+import type { Codecs } from './types.js';
 
 const DIGEST_RE = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
 
@@ -22,8 +23,12 @@ export interface Digester {
 }
 
 /** An incremental hasher for the algorithm named in `digest` (sha256 or sha512). */
-export async function createDigester(digest: string): Promise<Digester> {
+export async function createDigester(digest: string, codecs?: Codecs): Promise<Digester> {
   const { algorithm } = splitDigest(digest);
+  const platform = codecs?.createHash?.(algorithm);
+  if (platform) {
+    return { update: (chunk) => platform.update(chunk), digest: () => `${algorithm}:${platform.digestHex()}` };
+  }
   const h: IHasher = algorithm === 'sha512' ? await createSHA512() : await createSHA256();
   h.init();
   return {

@@ -16,6 +16,7 @@ export type ImageErrorCode =
   | 'BAD_TAR'
   | 'BAD_PATH'
   | 'UNKNOWN_USER'
+  | 'UNKNOWN_GROUP'
   | 'NOT_SUPPORTED';
 
 export class ImageError extends Error {

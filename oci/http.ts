@@ -1,7 +1,7 @@
 // Retries with exponential backoff for everything that talks HTTP. Retrying lives here so
 // registry and layout code only describe a request; what counts as transient is decided once.
 import { ImageError, errorMessage, isAbortError } from './errors.js';
-import type { FetchLike, Logger, PullOptions } from './types.js';
+import type { Codecs, FetchLike, Logger, PullOptions } from './types.js';
 
 export interface HttpContext {
   fetch: FetchLike;
@@ -9,6 +9,7 @@ export interface HttpContext {
   retryDelayMs: number;
   logger?: Logger;
   signal?: AbortSignal;
+  codecs?: Codecs;
 }
 
 export function httpContext(opts: PullOptions = {}, fallbackFetch?: FetchLike): HttpContext {
@@ -19,6 +20,7 @@ export function httpContext(opts: PullOptions = {}, fallbackFetch?: FetchLike): 
     retries: opts.retries ?? 5,
     retryDelayMs: opts.retryDelayMs ?? 500,
     ...(opts.logger ? { logger: opts.logger } : {}),
+    ...(opts.codecs ? { codecs: opts.codecs } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   };
 }

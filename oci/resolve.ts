@@ -149,7 +149,7 @@ function clientFor(image: ResolvedImage, opts: PullOptions): { source: ImageSour
   const kept = clients.get(image);
   const base = kept?.opts ?? {};
   const merged: PullOptions = {
-    ...pick(base, ['fetch', 'credentials', 'logger', 'retries', 'retryDelayMs']),
+    ...pick(base, ['fetch', 'credentials', 'logger', 'retries', 'retryDelayMs', 'codecs']),
     ...opts,
   };
   return { source: kept?.source ?? makeSource(image.reference, merged), ctx: httpContext(merged) };
@@ -168,7 +168,8 @@ export function openBlob(image: ResolvedImage, desc: Descriptor, opts: PullOptio
 
 export function openLayer(image: ResolvedImage, desc: Descriptor, opts: PullOptions = {}): ReadableStream<Uint8Array> {
   const declared = layerCompression(desc.mediaType);
-  const blob = openBlob(image, desc, opts);
+  const { source, ctx } = clientFor(image, opts);
+  const blob = verifiedBlobStream(ctx, source, desc, opts.onProgress);
   return lazyStream(async () => {
     const { head, stream } = await peek(blob, 4);
     const actual = sniffCompression(head);
@@ -176,7 +177,7 @@ export function openLayer(image: ResolvedImage, desc: Descriptor, opts: PullOpti
       (opts.logger ?? clients.get(image)?.opts.logger)?.debug?.(`layer ${desc.digest}: media type says ${declared} but the bytes are ${actual}; using ${actual}`);
     }
     // Name the layer in decoder errors; blob errors (digest, network) already do.
-    return mapStreamErrors(decompressStream(actual, stream), (e) =>
+    return mapStreamErrors(decompressStream(actual, stream, { gunzip: ctx.codecs?.gunzip }), (e) =>
       e instanceof ImageError && !e.message.includes(desc.digest)
         ? new ImageError(e.code, `layer ${desc.digest}: ${e.message}`, { cause: e })
         : e,

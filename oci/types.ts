@@ -102,6 +102,22 @@ export interface PullOptions {
   retryDelayMs?: number;
   onProgress?: (p: BlobProgress) => void;
   signal?: AbortSignal;
+  /** Faster platform codecs (the Node edge passes node:crypto and node:zlib); the defaults run anywhere. */
+  codecs?: Codecs;
+}
+
+/** Hashing and gzip decoding hooks; the isomorphic defaults are hash-wasm and DecompressionStream/pako. */
+export interface Codecs {
+  /** An incremental hasher for blob verification. */
+  createHash?(algorithm: 'sha256' | 'sha512'): IncrementalHash;
+  /** A decoder for gzip data that may hold several members (eStargz); errors as the decoder raises them. */
+  gunzip?(stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array>;
+}
+
+export interface IncrementalHash {
+  update(chunk: Uint8Array): void;
+  /** Lowercase hex of everything passed to update. */
+  digestHex(): string;
 }
 
 export interface ResolvedImage {

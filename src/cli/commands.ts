@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { formatPlatform, manifestEntries, openImage, resolveImage, type OpenImageOptions } from '../index.js';
-import { createNodeFetch, nodeCredentials } from '../node/index.js';
+import { createNodeFetch, nodeCodecs, nodeCredentials } from '../node/index.js';
 import type { CliArgs } from './args.js';
 import { formatLsLine, followPath } from './paths.js';
 import { createProgress } from './progress.js';
@@ -11,6 +11,7 @@ export async function runCommand(args: CliArgs): Promise<void> {
   const progress = createProgress(process.stderr);
   const opts: OpenImageOptions = {
     fetch: createNodeFetch(),
+    codecs: nodeCodecs(),
     platform: args.platform,
     credentials: nodeCredentials({ username: args.username, password: args.password, env: process.env }),
     logger: { warn: (m) => progress.note(m) },
@@ -87,7 +88,7 @@ async function ls(ref: string, opts: OpenImageOptions, path: string): Promise<vo
   const { rootfs } = await openImage(ref, opts);
   const { inode, path: resolved } = followPath(rootfs, path);
   if (!inode.children) return write(formatLsLine(resolved, inode) + '\n');
-  const lines = [...inode.children].map(([name, child]) => formatLsLine(name, child));
+  const lines = [...inode.children].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, child]) => formatLsLine(name, child));
   write(lines.join('\n') + (lines.length ? '\n' : ''));
 }
 

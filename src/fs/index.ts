@@ -1,6 +1,5 @@
 // Public entry of the merged-tree module: layers in, a read-only inode tree out.
 
-export { TreeError, type TreeErrorCode } from './errors.js';
 export { MemoryStore, DEFAULT_SEGMENT_SIZE, type ContentStore } from './store.js';
 export { normalisePath, joinPath } from './paths.js';
 export { readTar, parseTime, type TarEntry, type TarEntryType, type TarVisitor, type ByteSource } from './tar.js';

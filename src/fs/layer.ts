@@ -1,7 +1,7 @@
 // One layer changeset applied onto a Tree, following the OCI image-spec (layer.md):
 // whiteouts, opaque directories, implicit parents, replacement by type, hard links.
 
-import { TreeError } from './errors.js';
+import { ImageError } from '../../oci/errors.js';
 import { normalisePath } from './paths.js';
 import { readTar, type ByteSource, type TarEntry } from './tar.js';
 import type { ApplyOptions, Inode, Tree } from './tree.js';
@@ -49,7 +49,8 @@ class LayerApplier {
     if (e.type === 'link') return this.hardLink(e, dir, name, existing);
 
     const node = this.tree.newInode(e.type, {
-      mode: e.mode,
+      // Linux shows every symlink as 0777 whatever the tar header says (the kernel ignores it).
+      mode: e.type === 'symlink' ? 0o777 : e.mode,
       uid: e.uid,
       gid: e.gid,
       mtime: e.mtime,
@@ -77,7 +78,7 @@ class LayerApplier {
 
   private applyRoot(e: TarEntry): void {
     if (e.type !== 'dir') {
-      throw new TreeError('BAD_PATH', `entry ${JSON.stringify(e.name)} in ${this.layer} names the image root but is not a directory`);
+      throw new ImageError('BAD_PATH', `entry ${JSON.stringify(e.name)} in ${this.layer} names the image root but is not a directory`);
     }
     setMeta(this.tree.root, e);
   }
@@ -112,13 +113,13 @@ class LayerApplier {
     const targetName = e.linkname ?? '';
     const found = this.tree.walkPath(normalisePath(targetName, this.layer), false)?.node;
     if (!found) {
-      throw new TreeError(
+      throw new ImageError(
         'BAD_TAR',
         `hard link ${JSON.stringify(e.name)} in ${this.layer} points to ${JSON.stringify(targetName)}, which does not exist`,
       );
     }
     if (found.type === 'dir') {
-      throw new TreeError('BAD_TAR', `hard link ${JSON.stringify(e.name)} in ${this.layer} points to directory ${JSON.stringify(targetName)}`);
+      throw new ImageError('BAD_TAR', `hard link ${JSON.stringify(e.name)} in ${this.layer} points to directory ${JSON.stringify(targetName)}`);
     }
     if (existing === found) return;
     this.tree.unlink(dir, name);

@@ -2,7 +2,7 @@
 // GetExecUser, which Docker and containerd both use, so `user`, `user:group`, numeric ids
 // and supplementary groups come out as they would under `docker run`.
 
-import { TreeError } from './errors.js';
+import { ImageError } from '../../oci/errors.js';
 
 export interface PasswdEntry {
   name: string;
@@ -74,7 +74,7 @@ export function resolveUser(spec: string, passwd: PasswdEntry[], group: GroupEnt
   } else if (uidArg !== undefined) {
     user.uid = uidArg;
   } else {
-    throw new TreeError('UNKNOWN_USER', `user ${JSON.stringify(userArg)} not found in the image's /etc/passwd`);
+    throw new ImageError('UNKNOWN_USER', `user ${JSON.stringify(userArg)} not found in the image's /etc/passwd`);
   }
 
   if (groupArg !== '') {
@@ -82,7 +82,7 @@ export function resolveUser(spec: string, passwd: PasswdEntry[], group: GroupEnt
     const g = group.find((e) => (gidArg === undefined ? e.name === groupArg : e.gid === gidArg));
     if (g) user.gid = g.gid;
     else if (gidArg !== undefined) user.gid = gidArg;
-    else throw new TreeError('UNKNOWN_GROUP', `group ${JSON.stringify(groupArg)} not found in the image's /etc/group`);
+    else throw new ImageError('UNKNOWN_GROUP', `group ${JSON.stringify(groupArg)} not found in the image's /etc/group`);
   } else if (user.name !== undefined) {
     const name = user.name;
     const gids = group.filter((g) => g.members.includes(name)).map((g) => g.gid);

@@ -2,14 +2,14 @@
 // relative to the image root; anything that cannot be placed safely is rejected, as
 // Docker and containerd refuse layers whose names escape the root.
 
-import { TreeError } from './errors.js';
+import { ImageError } from '../../oci/errors.js';
 
 /**
  * Normalise a tar entry name (or hard-link target) to path components.
  * - Leading `/` and `./` are dropped: absolute names are taken relative to the image
  *   root, the way `tar` and container runtimes extract them.
  * - Empty and `.` components are dropped; `..` removes the previous component.
- * - A NUL byte, or a `..` that would climb above the root, throws TreeError BAD_PATH.
+ * - A NUL byte, or a `..` that would climb above the root, throws ImageError BAD_PATH.
  * The image root itself normalises to `[]`.
  * `..` is resolved lexically (before any symlink), which is what keeps a name inside
  * the root no matter what the tree holds.
@@ -34,7 +34,7 @@ export function joinPath(parts: readonly string[]): string {
   return '/' + parts.join('/');
 }
 
-function badPath(name: string, layer: string | undefined, why: string): TreeError {
+function badPath(name: string, layer: string | undefined, why: string): ImageError {
   const where = layer ? ` in layer ${layer}` : '';
-  return new TreeError('BAD_PATH', `unsafe entry name ${JSON.stringify(name)}${where}: ${why}`);
+  return new ImageError('BAD_PATH', `unsafe entry name ${JSON.stringify(name)}${where}: ${why}`);
 }

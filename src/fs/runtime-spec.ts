@@ -53,7 +53,7 @@ export interface RuntimeSpec {
  * Build the runtime spec. /etc/passwd and /etc/group are read through `rootfs`
  * (symlinks followed inside it), so the tree's store must answer reads synchronously
  * (MemoryStore does); use generateRuntimeSpecAsync otherwise.
- * Throws TreeError UNKNOWN_USER / UNKNOWN_GROUP when `User` names what the image lacks.
+ * Throws ImageError UNKNOWN_USER / UNKNOWN_GROUP when `User` names what the image lacks.
  */
 export function generateRuntimeSpec(config: ImageConfig, rootfs: Tree): RuntimeSpec {
   return buildSpec(config, readSync(rootfs, '/etc/passwd'), readSync(rootfs, '/etc/group'));

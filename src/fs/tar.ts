@@ -4,7 +4,7 @@
 
 import { extract } from 'tar-stream';
 import type { Logger } from '../../oci/types.js';
-import { TreeError } from './errors.js';
+import { ImageError } from '../../oci/errors.js';
 import { keepRawPax, RAW_PAX, type RawPax } from './pax.js';
 
 export interface Timespec {
@@ -67,7 +67,7 @@ const TYPES: Record<string, TarEntryType> = {
 
 /**
  * Parse a tar stream, calling `visit` for every entry in order. Resolves with the number
- * of entries and the number of tar bytes read. A malformed tar rejects with TreeError
+ * of entries and the number of tar bytes read. A malformed tar rejects with ImageError
  * BAD_TAR; an error of the source itself (network, decompression) is rethrown as is;
  * an error thrown by `visit` propagates unchanged.
  */
@@ -97,9 +97,9 @@ export async function readTar(
     ex.destroy();
     feed.abort();
     if (feed.error !== undefined) throw feed.error;
-    if (err instanceof TreeError) throw err;
+    if (err instanceof ImageError) throw err;
     const why = err instanceof Error ? err.message : String(err);
-    throw new TreeError('BAD_TAR', `${layer} is not a valid tar: ${why}`, { cause: err });
+    throw new ImageError('BAD_TAR', `${layer} is not a valid tar: ${why}`, { cause: err });
   }
   if (feed.error !== undefined) throw feed.error;
   return { entries, bytes: feed.bytes };
@@ -186,7 +186,7 @@ function isReadableStream(s: ByteSource): s is ReadableStream<Uint8Array> {
 function toEntry(h: RawHeader, layer: string, logger?: Logger): TarEntry {
   const type = h.type ? TYPES[h.type] : undefined;
   if (!type) {
-    throw new TreeError('BAD_TAR', `${layer}: entry ${JSON.stringify(h.name)} has unsupported tar type ${h.type ?? 'unknown'}`);
+    throw new ImageError('BAD_TAR', `${layer}: entry ${JSON.stringify(h.name)} has unsupported tar type ${h.type ?? 'unknown'}`);
   }
   const pax = h.pax ?? {};
   const mtime = (pax.mtime !== undefined ? parseTime(pax.mtime) : undefined) ?? fromDate(h.mtime);

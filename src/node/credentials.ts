@@ -67,8 +67,9 @@ export function nodeCredentials(opts: NodeCredentialOptions = {}): CredentialLoo
     ));
 
   return async (host) => {
-    if (opts.username !== undefined) return { username: opts.username, password: opts.password ?? '' };
-    if (env.IMAGEMOUNTER_USERNAME !== undefined) return { username: env.IMAGEMOUNTER_USERNAME, password: env.IMAGEMOUNTER_PASSWORD ?? '' };
+    if (opts.username) return { username: opts.username, password: opts.password ?? '' };
+    // An empty variable counts as unset (shells and CI templates often export "").
+    if (env.IMAGEMOUNTER_USERNAME) return { username: env.IMAGEMOUNTER_USERNAME, password: env.IMAGEMOUNTER_PASSWORD ?? '' };
     const cfg = await loadConfig();
     if (!cfg) return undefined;
     const want = normaliseAuthKey(host);

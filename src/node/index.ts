@@ -1,3 +1,4 @@
-// Node-only edges of the library: pass these as PullOptions.fetch / .credentials.
+// Node-only edges of the library: pass these as PullOptions.fetch, .credentials and .codecs.
 export { createNodeFetch } from './file-fetch.js';
 export { nodeCredentials, normaliseAuthKey, type NodeCredentialOptions } from './credentials.js';
+export { nodeCodecs } from './codecs.js';

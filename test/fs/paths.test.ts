@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { normalisePath, TreeError } from '../../src/fs/index.js';
+import { normalisePath } from '../../src/fs/index.js';
+import { ImageError } from '../../oci/errors.js';
 
 describe('normalisePath', () => {
   it('strips ./, leading / and empty or . components', () => {
@@ -17,9 +18,9 @@ describe('normalisePath', () => {
     } catch (e) {
       err = e;
     }
-    expect(err).toBeInstanceOf(TreeError);
-    expect((err as TreeError).code).toBe('BAD_PATH');
-    expect((err as TreeError).message).toContain(JSON.stringify(name));
-    expect((err as TreeError).message).toContain('sha256:abc');
+    expect(err).toBeInstanceOf(ImageError);
+    expect((err as ImageError).code).toBe('BAD_PATH');
+    expect((err as ImageError).message).toContain(JSON.stringify(name));
+    expect((err as ImageError).message).toContain('sha256:abc');
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { generateRuntimeSpec, generateRuntimeSpecAsync, TreeError, type Tree } from '../../src/fs/index.js';
+import { generateRuntimeSpec, generateRuntimeSpecAsync, type Tree } from '../../src/fs/index.js';
+import { ImageError } from '../../oci/errors.js';
 import type { ImageConfig } from '../../oci/types.js';
 import { treeOf } from './helpers.js';
 
@@ -72,10 +73,10 @@ describe('generateRuntimeSpec', () => {
 
   it('names an unknown user or group in the error', async () => {
     const err = await spec('foo').catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(TreeError);
-    expect((err as TreeError).code).toBe('UNKNOWN_USER');
-    expect((err as TreeError).message).toBe(`user "foo" not found in the image's /etc/passwd`);
-    const gerr = (await spec('app:nogroup').catch((e: unknown) => e)) as TreeError;
+    expect(err).toBeInstanceOf(ImageError);
+    expect((err as ImageError).code).toBe('UNKNOWN_USER');
+    expect((err as ImageError).message).toBe(`user "foo" not found in the image's /etc/passwd`);
+    const gerr = (await spec('app:nogroup').catch((e: unknown) => e)) as ImageError;
     expect(gerr.code).toBe('UNKNOWN_GROUP');
     expect(gerr.message).toContain('"nogroup"');
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { readTar, Tree, TreeError, type TarEntry } from '../../src/fs/index.js';
+import { readTar, Tree, type TarEntry } from '../../src/fs/index.js';
+import { ImageError } from '../../oci/errors.js';
 import { asStream, blocks, chunked, concat, END, gnuLong, header, paxRaw, tarOf, text } from './helpers.js';
 
 async function entriesOf(bytes: Uint8Array, size = 4096): Promise<[TarEntry, string][]> {
@@ -12,10 +13,10 @@ async function entriesOf(bytes: Uint8Array, size = 4096): Promise<[TarEntry, str
   return out;
 }
 
-async function badTar(bytes: Uint8Array): Promise<TreeError> {
+async function badTar(bytes: Uint8Array): Promise<ImageError> {
   const err = await new Tree().applyLayer(chunked(bytes), { name: 'sha256:bad' }).catch((e: unknown) => e);
-  expect(err).toBeInstanceOf(TreeError);
-  return err as TreeError;
+  expect(err).toBeInstanceOf(ImageError);
+  return err as ImageError;
 }
 
 describe('readTar', () => {
@@ -166,7 +167,7 @@ describe('readTar', () => {
       },
     });
     const err = await new Tree().applyLayer(src).catch((e: unknown) => e);
-    expect((err as TreeError).code).toBe('BAD_PATH');
+    expect((err as ImageError).code).toBe('BAD_PATH');
     await new Promise((r) => setTimeout(r, 10));
     expect(cancelled).toBe(true);
   });

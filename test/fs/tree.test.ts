@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Tree, TreeError } from '../../src/fs/index.js';
+import { Tree } from '../../src/fs/index.js';
+import { ImageError } from '../../oci/errors.js';
 import { chunked, names, tarOf, text, treeOf } from './helpers.js';
 
 describe('Tree layers', () => {
@@ -16,19 +17,19 @@ describe('Tree layers', () => {
     const t = await treeOf([
       { name: './x/./y', content: 'y' },
       { name: '/abs', content: 'abs' },
-      { name: 'l', type: 'symlink', linkname: '../../etc/../passwd' },
+      { name: 'l', type: 'symlink', linkname: '../../etc/../passwd', mode: 0o644 },
     ]);
     expect(names(t)).toEqual(['/', '/x', '/x/y', '/abs', '/l']);
-    expect(t.lookup('l')).toMatchObject({ linkTarget: '../../etc/../passwd', size: 19 });
+    expect(t.lookup('l')).toMatchObject({ linkTarget: '../../etc/../passwd', size: 19, mode: 0o777 });
   });
 
   it.each(['../x', 'a/../../x', 'a\0b'])('rejects hostile name %j with BAD_PATH', async (name) => {
     // A ustar name field ends at NUL, so a NUL can only arrive through a PAX path record.
     const tar = await tarOf([{ name: 'ok', content: '' }, { name: 'placeholder', pax: { path: name }, content: 'x' }]);
     const err = await new Tree().applyLayer(chunked(tar), { name: 'L1' }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(TreeError);
-    expect((err as TreeError).code).toBe('BAD_PATH');
-    expect((err as TreeError).message).toContain('L1');
+    expect(err).toBeInstanceOf(ImageError);
+    expect((err as ImageError).code).toBe('BAD_PATH');
+    expect((err as ImageError).message).toContain('L1');
   });
 
   it('keeps an existing directory and its children, updating metadata', async () => {
@@ -127,7 +128,7 @@ describe('Tree layers', () => {
 
   it('a hard link to a missing target is BAD_TAR naming both', async () => {
     const tar = await tarOf([{ name: 'x', type: 'link', linkname: 'missing/target' }]);
-    const err = (await new Tree().applyLayer(chunked(tar)).catch((e: unknown) => e)) as TreeError;
+    const err = (await new Tree().applyLayer(chunked(tar)).catch((e: unknown) => e)) as ImageError;
     expect(err.code).toBe('BAD_TAR');
     expect(err.message).toContain('"x"');
     expect(err.message).toContain('"missing/target"');

@@ -62,6 +62,8 @@ describe('nodeCredentials', () => {
   it('prefers explicit flags, then the environment, then docker config', async () => {
     expect(await nodeCredentials({ username: 'u', password: 'p', env: {}, dockerConfigPath: cfg })('any.host')).toEqual({ username: 'u', password: 'p' });
     expect(await nodeCredentials({ env: { IMAGEMOUNTER_USERNAME: 'e', IMAGEMOUNTER_PASSWORD: 'ep' }, dockerConfigPath: cfg })('ghcr.io')).toEqual({ username: 'e', password: 'ep' });
+    const emptyEnv = nodeCredentials({ env: { IMAGEMOUNTER_USERNAME: '', IMAGEMOUNTER_PASSWORD: '' }, dockerConfigPath: cfg });
+    expect(await emptyEnv('ghcr.io')).toEqual({ username: 'gh', password: 'ghp' });
     const lookup = nodeCredentials({ env: {}, dockerConfigPath: cfg });
     expect(await lookup('docker.io')).toEqual({ username: 'hubuser', password: 'hub:pass' });
     expect(await lookup('ghcr.io')).toEqual({ username: 'gh', password: 'ghp' });
