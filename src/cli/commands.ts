@@ -8,7 +8,7 @@ import { createProgress } from './progress.js';
 
 export async function runCommand(args: CliArgs): Promise<void> {
   const image = localLayoutPath(args.image);
-  const progress = createProgress(process.stderr);
+  const progress = createProgress(process.stderr, { notes: process.stderr.isTTY === true || args.debug });
   const opts: OpenImageOptions = {
     fetch: createNodeFetch(),
     codecs: nodeCodecs(),

@@ -1,5 +1,5 @@
 // Pull progress on stderr: a single self-overwriting status line when stderr is a
-// terminal, nothing otherwise (so logs and pipes stay clean). Warnings always print.
+// terminal, nothing otherwise (so logs and pipes stay clean).
 import type { BlobProgress } from '../../oci/index.js';
 
 export interface Progress {
@@ -10,7 +10,11 @@ export interface Progress {
 
 const REDRAW_MS = 100;
 
-export function createProgress(stream: NodeJS.WriteStream): Progress {
+/**
+ * `notes`: whether warnings (retries, skipped credential helpers) are printed; off for
+ * scripts so that a failure leaves exactly one line on stderr.
+ */
+export function createProgress(stream: NodeJS.WriteStream, opts: { notes: boolean }): Progress {
   const tty = stream.isTTY === true;
   const blobs = new Map<string, BlobProgress>();
   let lastDraw = 0;
@@ -47,6 +51,7 @@ export function createProgress(stream: NodeJS.WriteStream): Progress {
       }
     },
     note(message) {
+      if (!opts.notes) return;
       clear();
       stream.write(`imagemounter: ${message}\n`);
     },
