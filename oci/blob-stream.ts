@@ -4,7 +4,7 @@
 // and the same hash state, so a resumed blob is still verified as a whole.
 import { createDigester, type Digester } from './digest.js';
 import { ImageError, errorMessage, isAbortError } from './errors.js';
-import { discard, retryDelay, sleep, throwIfAborted, type HttpContext } from './http.js';
+import { concat, discard, retryDelay, sleep, throwIfAborted, type HttpContext } from './http.js';
 import type { ImageSource } from './source.js';
 import type { BlobProgress, Descriptor } from './types.js';
 
@@ -133,11 +133,5 @@ export async function readStream(stream: ReadableStream<Uint8Array>): Promise<Ui
     chunks.push(value);
     total += value.byteLength;
   }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-  }
-  return out;
+  return concat(chunks, total);
 }
