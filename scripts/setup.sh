@@ -14,6 +14,9 @@ debian_packages=(
   openssl           # throwaway certificate for the token-auth registry
   apache2-utils     # htpasswd for the basic-auth registry
   gzip tar          # the native reference of the ingest benchmark
+  qemu-system-x86   # boots Debian's kernel as the real 9P client (TCG, no KVM needed)
+  cpio              # packs the guest's initramfs
+  diod              # native 9P2000.L server: the reference of the 9P benchmark
 )
 
 missing=()

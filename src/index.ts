@@ -41,3 +41,4 @@ export async function openImage(ref: string, opts: OpenImageOptions = {}): Promi
 export { manifestEntries, type ManifestEntry } from './manifest.js';
 export * from '../oci/index.js';
 export * from './fs/index.js';
+export * from '../p9/index.js';

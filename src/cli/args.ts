@@ -12,12 +12,17 @@ Commands:
   manifest IMAGE             one JSON line per entry of the tree served to the VM
   ls IMAGE [PATH]            list a directory of the image's root filesystem
   cat IMAGE PATH             write a file of the image's root filesystem to stdout
+  serve-9p IMAGE [--listen tcp:HOST:PORT|unix:PATH]
+                             serve the tree over 9P2000.L to native clients (a Linux
+                             kernel: mount -t 9p -o trans=tcp,port=PORT,version=9p2000.L);
+                             prints "listening ADDRESS" when ready, runs until SIGTERM
 
 Options:
   --platform OS/ARCH[/VARIANT]  platform to pick from a multi-platform image (linux/amd64)
   --username USER, --password PASS
                                 registry credentials (also IMAGEMOUNTER_USERNAME and
                                 IMAGEMOUNTER_PASSWORD, then ~/.docker/config.json)
+  --listen ADDRESS              where serve-9p listens (tcp:127.0.0.1:5640; port 0 picks one)
   --json                        machine-readable output (inspect)
   --debug                       stack traces on errors
   -h, --help                    this text
@@ -29,13 +34,14 @@ export interface CliArgs {
   image: string;
   path?: string;
   platform: string;
+  listen: string;
   username?: string;
   password?: string;
   json: boolean;
   debug: boolean;
 }
 
-const commands = new Set(['inspect', 'manifest', 'ls', 'cat']);
+const commands = new Set(['inspect', 'manifest', 'ls', 'cat', 'serve-9p']);
 
 export function parseCliArgs(argv: string[]): CliArgs {
   let parsed;
@@ -45,6 +51,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
       allowPositionals: true,
       options: {
         platform: { type: 'string', default: 'linux/amd64' },
+        listen: { type: 'string', default: 'tcp:127.0.0.1:5640' },
         username: { type: 'string' },
         password: { type: 'string' },
         json: { type: 'boolean', default: false },
@@ -62,7 +69,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     if (!commands.has(command)) throw new CliUsageError(command ? `unknown command "${command}" (see --help)` : 'missing command (see --help)');
     if (!image) throw new CliUsageError(`${command}: missing IMAGE (see --help)`);
     if (command === 'cat' && !path) throw new CliUsageError('cat: missing PATH');
-    if (extra.length > 0 || (path !== undefined && (command === 'inspect' || command === 'manifest'))) {
+    if (extra.length > 0 || (path !== undefined && (command === 'inspect' || command === 'manifest' || command === 'serve-9p'))) {
       throw new CliUsageError(`${command}: unexpected argument "${extra[0] ?? path}"`);
     }
   }
@@ -72,6 +79,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     image,
     path,
     platform: values.platform,
+    listen: values.listen,
     username: values.username,
     password: values.password,
     json: values.json,

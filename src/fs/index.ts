@@ -24,3 +24,4 @@ export {
   DEFAULT_CAPABILITIES,
   type RuntimeSpec,
 } from './runtime-spec.js';
+export { treeFileSystem } from './p9-tree.js';
