@@ -1,0 +1,73 @@
+// The guest's /init and udhcpc hook. /init repeats the c2w VM's first steps exactly
+// (DESIGN.md "What the VM does"): link up, DHCP, the very same 9P mount command; then it
+// runs the test's /checks.sh and prints its output between markers on the serial console.
+
+export const MOUNT_POINT = '/run/9pbundle';
+/** The c2w VM's mount, character for character. */
+export const MOUNT_COMMAND =
+  `mount -t 9p -o trans=tcp,version=9p2000.L,msize=5000000,port=80,cache=loose,ro 192.168.127.252 ${MOUNT_POINT}`;
+
+// Long, odd strings no kernel message or check output can produce by accident.
+export const MARK_BEGIN = '@@IMAGEMOUNTER-GUEST-CHECKS-BEGIN@@';
+export const MARK_END = '@@IMAGEMOUNTER-GUEST-CHECKS-END@@';
+export const MARK_MOUNT_FAILED = '@@IMAGEMOUNTER-GUEST-MOUNT-FAILED@@';
+
+/** busybox udhcpc's hook (same semantics as busybox's examples/udhcp/simple.script): address, default route. */
+export const UDHCPC_SCRIPT = `#!/bin/sh
+case "$1" in
+  deconfig)
+    ip -4 addr flush dev "$interface"
+    ip link set dev "$interface" up
+    ;;
+  bound|renew)
+    ip -4 addr flush dev "$interface"
+    ip addr add "$ip/\${mask:-24}" \${broadcast:+broadcast "$broadcast"} dev "$interface"
+    if [ -n "$router" ]; then
+      for r in $router; do ip route add default via "$r" dev "$interface" && break; done
+    fi
+    : > /etc/resolv.conf
+    for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+    ;;
+esac
+exit 0
+`;
+
+/**
+ * `modules` are file names under /lib/modules in load order (dependencies first).
+ * `aname` exists for diod only: it refuses an attach whose aname is not one of its
+ * exports, while the c2w VM sends none. Our server always gets the exact VM command.
+ */
+export function initScript(modules: string[], aname?: string): string {
+  const mount = aname ? MOUNT_COMMAND.replace(',ro ', `,ro,aname=${aname} `) : MOUNT_COMMAND;
+  // Extra mounts made by the checks (rw probe, benchmark remounts) need the same aname.
+  const anameOpt = aname ? `,aname=${aname}` : '';
+  return `#!/bin/sh
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /tmp /run /etc && mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run
+# Kernel messages below "emergency" stay off the console so they cannot split result lines.
+dmesg -n 1
+export ANAME_OPT='${anameOpt}'
+for m in ${modules.join(' ')}; do
+  insmod /lib/modules/$m || echo "insmod $m failed"
+done
+t0=$(cut -d' ' -f1 /proc/uptime)
+ip link set dev eth0 up
+udhcpc -i eth0
+mkdir -p ${MOUNT_POINT} && ${mount}
+rc=$?
+echo "guest: booted and mounted at \${t0}s/$(cut -d' ' -f1 /proc/uptime)s uptime, mount rc=$rc"
+if [ $rc -ne 0 ]; then
+  echo "${MARK_MOUNT_FAILED}"
+  ip addr; ip route
+else
+  echo "${MARK_BEGIN}"
+  sh /checks.sh 2>&1
+  echo "${MARK_END} rc=$?"
+fi
+sync
+poweroff -f
+`;
+}
