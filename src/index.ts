@@ -42,3 +42,16 @@ export { manifestEntries, type ManifestEntry } from './manifest.js';
 export * from '../oci/index.js';
 export * from './fs/index.js';
 export * from '../p9/index.js';
+export { createImageNetwork, type ImageNetworkOptions } from './image-network.js';
+export {
+  attachLink,
+  encodeFrame,
+  FrameDecoder,
+  frameLinkOverBytes,
+  NETWORK,
+  NetStack,
+  PcapWriter,
+  type FrameLink,
+  type NetStackOptions,
+  type TcpConnection,
+} from './net/index.js';

@@ -12,6 +12,11 @@ Commands:
   manifest IMAGE             one JSON line per entry of the tree served to the VM
   ls IMAGE [PATH]            list a directory of the image's root filesystem
   cat IMAGE PATH             write a file of the image's root filesystem to stdout
+  serve IMAGE [--listen tcp:HOST:PORT|unix:PATH] [--pcap FILE]
+                             serve the tree to a VM through the virtual network: the VM's
+                             QEMU-framed Ethernet stream connects here (qemu -netdev
+                             socket,connect=… / stream, or a c2w VM with --net=socket);
+                             DHCP, ARP, ICMP, and 9P at 192.168.127.252:80
   serve-9p IMAGE [--listen tcp:HOST:PORT|unix:PATH]
                              serve the tree over 9P2000.L to native clients (a Linux
                              kernel: mount -t 9p -o trans=tcp,port=PORT,version=9p2000.L);
@@ -22,7 +27,8 @@ Options:
   --username USER, --password PASS
                                 registry credentials (also IMAGEMOUNTER_USERNAME and
                                 IMAGEMOUNTER_PASSWORD, then ~/.docker/config.json)
-  --listen ADDRESS              where serve-9p listens (tcp:127.0.0.1:5640; port 0 picks one)
+  --listen ADDRESS              where serve and serve-9p listen (tcp:127.0.0.1:5640; port 0 picks one)
+  --pcap FILE                   write every frame serve sees to FILE (pcap, for Wireshark)
   --json                        machine-readable output (inspect)
   --debug                       stack traces on errors
   -h, --help                    this text
@@ -35,13 +41,14 @@ export interface CliArgs {
   path?: string;
   platform: string;
   listen: string;
+  pcap?: string;
   username?: string;
   password?: string;
   json: boolean;
   debug: boolean;
 }
 
-const commands = new Set(['inspect', 'manifest', 'ls', 'cat', 'serve-9p']);
+const commands = new Set(['inspect', 'manifest', 'ls', 'cat', 'serve', 'serve-9p']);
 
 export function parseCliArgs(argv: string[]): CliArgs {
   let parsed;
@@ -52,6 +59,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
       options: {
         platform: { type: 'string', default: 'linux/amd64' },
         listen: { type: 'string', default: 'tcp:127.0.0.1:5640' },
+        pcap: { type: 'string' },
         username: { type: 'string' },
         password: { type: 'string' },
         json: { type: 'boolean', default: false },
@@ -69,7 +77,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     if (!commands.has(command)) throw new CliUsageError(command ? `unknown command "${command}" (see --help)` : 'missing command (see --help)');
     if (!image) throw new CliUsageError(`${command}: missing IMAGE (see --help)`);
     if (command === 'cat' && !path) throw new CliUsageError('cat: missing PATH');
-    if (extra.length > 0 || (path !== undefined && (command === 'inspect' || command === 'manifest' || command === 'serve-9p'))) {
+    if (extra.length > 0 || (path !== undefined && (command === 'inspect' || command === 'manifest' || command === 'serve' || command === 'serve-9p'))) {
       throw new CliUsageError(`${command}: unexpected argument "${extra[0] ?? path}"`);
     }
   }
@@ -80,6 +88,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     path,
     platform: values.platform,
     listen: values.listen,
+    pcap: values.pcap,
     username: values.username,
     password: values.password,
     json: values.json,

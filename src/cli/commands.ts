@@ -1,11 +1,11 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { formatPlatform, manifestEntries, openImage, resolveImage, treeFileSystem, type OpenImageOptions } from '../index.js';
-import { P9Server } from '../../p9/index.js';
-import { createNodeFetch, listen9p, nodeCodecs, nodeCredentials, parseListenSpec } from '../node/index.js';
+import { formatPlatform, manifestEntries, openImage, resolveImage, type OpenImageOptions } from '../index.js';
+import { createNodeFetch, nodeCodecs, nodeCredentials } from '../node/index.js';
 import type { CliArgs } from './args.js';
 import { formatLsLine, followPath } from './paths.js';
 import { createProgress } from './progress.js';
+import { serve, serve9p } from './serve.js';
 
 export async function runCommand(args: CliArgs): Promise<void> {
   const image = localLayoutPath(args.image);
@@ -28,6 +28,8 @@ export async function runCommand(args: CliArgs): Promise<void> {
         return await ls(image, opts, args.path ?? '/');
       case 'cat':
         return await cat(image, opts, args.path!);
+      case 'serve':
+        return await serve(image, opts, args.listen, args.pcap);
       case 'serve-9p':
         return await serve9p(image, opts, args.listen);
     }
@@ -105,20 +107,6 @@ async function cat(ref: string, opts: OpenImageOptions, path: string): Promise<v
     await writeAsync(bytes);
     offset += bytes.length;
   }
-}
-
-async function serve9p(ref: string, opts: OpenImageOptions, listen: string): Promise<void> {
-  const spec = parseListenSpec(listen);
-  // A long-running server logs what clients do wrong, whatever stderr is.
-  const note = (m: string) => void process.stderr.write(`imagemounter: ${m}\n`);
-  const { tree } = await openImage(ref, opts);
-  const listener = await listen9p(new P9Server(treeFileSystem(tree), { logger: { warn: note } }), spec, { warn: note });
-  write(`listening ${listener.address}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = () => void listener.close().then(resolve);
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
 }
 
 function write(text: string): void {

@@ -2,4 +2,4 @@
 export { createNodeFetch } from './file-fetch.js';
 export { nodeCredentials, normaliseAuthKey, type NodeCredentialOptions } from './credentials.js';
 export { nodeCodecs } from './codecs.js';
-export { listen9p, parseListenSpec, type ListenSpec, type P9Listener } from './p9-listener.js';
+export * from '../transport/index.js';
