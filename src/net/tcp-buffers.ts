@@ -1,5 +1,6 @@
-// Byte queues for one TCP connection: what we still owe the peer (until ACKed), and the
-// out-of-order segments waiting for a hole to fill.
+// Byte queues for one TCP connection: what we still owe the peer (until ACKed), the
+// out-of-order segments waiting for a hole to fill, and in-order data the application
+// has paused.
 
 import { seqAdd, seqDiff, seqGt, seqLe } from './tcp.js';
 
@@ -73,7 +74,6 @@ interface Pending {
 /** Segments received beyond a hole, kept in sequence order without overlap. */
 export class OutOfOrderQueue {
   private items: Pending[] = [];
-  bytes = 0;
 
   get size(): number {
     return this.items.length;
@@ -103,7 +103,6 @@ export class OutOfOrderQueue {
     let at = this.items.findIndex((it) => seqGt(it.seq, start));
     if (at < 0) at = this.items.length;
     this.items.splice(at, 0, item);
-    this.bytes += bytes.length;
   }
 
   /**
@@ -118,7 +117,6 @@ export class OutOfOrderQueue {
       const end = seqAdd(it.seq, it.data.length);
       if (seqGt(it.seq, next)) break;
       this.items.shift();
-      this.bytes -= it.data.length;
       if (seqLe(end, next) && !(it.fin && end === next)) continue;
       const skip = seqDiff(next, it.seq);
       if (skip < it.data.length) data.push(it.data.subarray(skip));
@@ -133,6 +131,36 @@ export class OutOfOrderQueue {
 
   clear(): void {
     this.items = [];
+  }
+}
+
+/** In-order data received while the application does not take any; it shrinks our window. */
+export class HeldData {
+  private chunks: Uint8Array[] = [];
+  private head = 0;
+  bytes = 0;
+
+  push(bytes: Uint8Array): void {
+    this.chunks.push(bytes);
+    this.bytes += bytes.length;
+  }
+
+  /** Removes and returns the oldest chunk. */
+  shift(): Uint8Array | undefined {
+    if (this.head === this.chunks.length) return undefined;
+    const b = this.chunks[this.head]!;
+    // Drop our reference now: a long pause must not pin what the application already has.
+    this.chunks[this.head++] = EMPTY;
+    this.bytes -= b.length;
+    if (this.head === this.chunks.length) this.clear();
+    return b;
+  }
+
+  clear(): void {
+    this.chunks = [];
+    this.head = 0;
     this.bytes = 0;
   }
 }
+
+const EMPTY = new Uint8Array(0);

@@ -1,18 +1,19 @@
-// One TCP connection, server side, from SYN-RECEIVED to CLOSED (RFC 9293), with
-// RFC 6298 retransmission timing, NewReno fast retransmit/recovery (RFC 6582),
-// RFC 7323 window scaling, sender and receiver silly-window avoidance and zero-window
-// probing. It never sees bytes on the wire: segments go out through `env.emit`.
+// One TCP connection, server side, from SYN-RECEIVED to CLOSED (RFC 9293): the state
+// machine, the send sequence space with sender silly-window avoidance and zero-window
+// probing, and in-order delivery. Retransmission timing (tcp-rto.ts), congestion control
+// (tcp-congestion.ts) and the offered window (tcp-receive-window.ts) live apart. It never
+// sees bytes on the wire: segments go out through `env.emit`.
 
 import { Timer, type Clock, type Logger } from './clock.js';
 import type { TcpConnection, TcpTuning } from './tcp-api.js';
-import { OutOfOrderQueue, SendQueue } from './tcp-buffers.js';
-import {
-  ACK, FIN, PSH, RST, SYN, seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, segmentLength,
-  type TcpHeaderFields, type TcpSegment,
-} from './tcp.js';
+import { HeldData, OutOfOrderQueue, SendQueue } from './tcp-buffers.js';
+import { NewReno } from './tcp-congestion.js';
+import { ReceiveWindow } from './tcp-receive-window.js';
+import { RttEstimator } from './tcp-rto.js';
+import { ACK, FIN, PSH, RST, SYN, seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, type TcpHeaderFields, type TcpSegment } from './tcp.js';
 
+// Kept here too: index.ts, stack.ts and the tests import these types from this module.
 export type { TcpConnection, TcpTuning } from './tcp-api.js';
-export { DEFAULT_TUNING } from './tcp-api.js';
 
 export interface ConnectionEnv {
   clock: Clock;
@@ -44,33 +45,19 @@ export class Connection implements TcpConnection {
   private sndWl1: number;
   private sndWl2: number;
   private readonly sndShift: number;
-  private readonly peerScaled: boolean;
   private readonly sendQ = new SendQueue();
   private readonly sendMss: number;
   private finQueued = false;
   private finSeq = 0;
   private wantDrain = false;
-  private cwnd: number;
-  private ssthresh = 0x7fffffff;
-  private dupAcks = 0;
-  private inRecovery = false;
-  private recover = 0;
-  private srtt = -1;
-  private rttvar = 0;
-  private rto: number;
-  private rttSeq = 0;
-  private rttStart = -1;
+  private readonly cc: NewReno;
+  private readonly rtt: RttEstimator;
   private retries = 0;
   private probeInterval = 0;
 
   // Receive side.
-  private rcvNxt: number;
-  private rcvAdvRight: number;
-  private readonly rcvShift: number;
-  private readonly rcvCapacity: number;
-  private held: Uint8Array[] = [];
-  private heldHead = 0;
-  private heldBytes = 0;
+  private readonly rcv: ReceiveWindow;
+  private readonly held = new HeldData();
   private receiving = true;
   private readonly ooo = new OutOfOrderQueue();
   private unacked = 0;
@@ -100,30 +87,22 @@ export class Connection implements TcpConnection {
     this.lingerTimer = new Timer(clock, () => this.onLingerTimer());
     // Below ~88 bytes a peer only makes us burn CPU on headers; clamp like Linux does.
     this.sendMss = Math.max(88, Math.min(syn.mss ?? 536, t.mss));
-    const scaled = syn.wscale !== undefined;
-    this.peerScaled = scaled;
-    this.sndShift = scaled ? syn.wscale! : 0;
-    let shift = 0;
-    while (scaled && shift < 14 && 65535 * 2 ** shift < t.receiveBuffer) shift++;
-    this.rcvShift = shift;
-    this.rcvCapacity = scaled ? t.receiveBuffer : Math.min(t.receiveBuffer, 65535);
-    this.rcvNxt = seqAdd(syn.seq, 1);
-    this.rcvAdvRight = this.rcvNxt;
+    this.sndShift = syn.wscale ?? 0;
+    this.rcv = new ReceiveWindow(t, syn);
     this.sndUna = iss;
     this.sndNxt = seqAdd(iss, 1);
     this.sndMax = this.sndNxt;
     this.sndWnd = syn.window; // never scaled in a SYN
     this.sndWl1 = syn.seq;
     this.sndWl2 = iss;
-    this.cwnd = 10 * this.sendMss; // RFC 6928 initial window
-    this.rto = t.initialRtoMs;
-    this.rttStart = clock.now();
-    this.rttSeq = this.sndNxt;
+    this.cc = new NewReno(this.sendMss, () => this.retransmitHead());
+    this.rtt = new RttEstimator(clock, t);
+    this.rtt.start(this.sndNxt); // times the SYN-ACK
   }
 
   /** Sends the SYN-ACK. Separate from the constructor so the endpoint can register us first: a synchronous link may answer before emit returns. */
   open(): void {
-    this.rtxTimer.set(this.rto);
+    this.rtxTimer.set(this.rtt.rto);
     this.sendSynAck();
   }
 
@@ -155,21 +134,16 @@ export class Connection implements TcpConnection {
   setReceiving(on: boolean): void {
     this.receiving = on;
     if (!on || this.isClosed()) return;
-    const before = seqDiff(this.rcvAdvRight, this.rcvNxt);
-    while (this.receiving && this.heldHead < this.held.length) {
-      const b = this.held[this.heldHead]!;
-      this.held[this.heldHead++] = EMPTY;
-      this.heldBytes -= b.length;
+    const before = seqDiff(this.rcv.right, this.rcv.nxt);
+    while (this.receiving) {
+      const b = this.held.shift();
+      if (!b) break;
       this.onData(b);
-    }
-    if (this.heldHead === this.held.length) {
-      this.held = [];
-      this.heldHead = 0;
     }
     this.maybeNotifyClose();
     // Tell a peer that is waiting on a small or closed window that room opened up.
-    const free = this.rcvCapacity - this.heldBytes;
-    if (!this.isClosed() && free >= before + Math.min(this.rcvCapacity / 2, 2 * this.env.tuning.mss)) this.sendAck();
+    const free = this.rcv.capacity - this.held.bytes;
+    if (!this.isClosed() && free >= before + Math.min(this.rcv.capacity / 2, 2 * this.env.tuning.mss)) this.sendAck();
   }
 
   /** A method, not a field test: callbacks into the app can close us mid-function. */
@@ -182,26 +156,21 @@ export class Connection implements TcpConnection {
     this.abort(reason, this.state !== 'TIME_WAIT');
   }
 
-  /** Bytes queued for the VM and not yet acknowledged (for tests and metrics). */
-  get bufferedAmount(): number {
-    return this.sendQ.length;
-  }
-
   // ---- segments from the peer ----
 
   onSegment(seg: TcpSegment): void {
     if (this.isClosed()) return;
-    if (this.state === 'SYN_RCVD' && seg.flags & SYN && !(seg.flags & ACK) && seqAdd(seg.seq, 1) === this.rcvNxt) {
+    if (this.state === 'SYN_RCVD' && seg.flags & SYN && !(seg.flags & ACK) && seqAdd(seg.seq, 1) === this.rcv.nxt) {
       this.sendSynAck(); // our SYN-ACK was lost and the peer repeated its SYN
       return;
     }
-    if (!this.acceptable(seg)) {
+    if (!this.rcv.acceptable(seg)) {
       if (!(seg.flags & RST)) this.sendAck();
       return;
     }
     if (seg.flags & RST) {
       // RFC 5961 §3: only an exact match resets; an in-window guess gets a challenge ACK.
-      if (seg.seq === this.rcvNxt) this.abort('reset by peer', false);
+      if (seg.seq === this.rcv.nxt) this.abort('reset by peer', false);
       else this.sendAck();
       return;
     }
@@ -210,8 +179,7 @@ export class Connection implements TcpConnection {
     if (this.state === 'SYN_RCVD') {
       if (!seqGt(seg.ack, this.sndUna) || seqGt(seg.ack, this.sndMax)) return this.sendReset(seg.ack);
       this.sndUna = seg.ack;
-      if (this.rttStart >= 0) this.sampleRtt(this.env.clock.now() - this.rttStart);
-      this.rttStart = -1;
+      this.rtt.acked(seg.ack);
       this.retries = 0;
       this.rtxTimer.cancel();
       this.sndWnd = seg.window << this.sndShift;
@@ -233,46 +201,23 @@ export class Connection implements TcpConnection {
     if (!this.isClosed()) this.output();
   }
 
-  private acceptable(seg: TcpSegment): boolean {
-    const len = segmentLength(seg);
-    const wnd = Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt));
-    const inWindow = (s: number) => seqLe(this.rcvNxt, s) && seqLt(s, seqAdd(this.rcvNxt, wnd));
-    if (len === 0) return wnd === 0 ? seg.seq === this.rcvNxt : inWindow(seg.seq) || seg.seq === this.rcvNxt;
-    return wnd > 0 && (inWindow(seg.seq) || inWindow(seqAdd(seg.seq, len - 1)));
-  }
-
   /** Handles the ACK field; false when the segment must be dropped. */
   private processAck(seg: TcpSegment): boolean {
     if (seqGt(seg.ack, this.sndMax)) {
       this.sendAck(); // acks something we never sent
       return false;
     }
-    const mss = this.sendMss;
     const newWnd = seg.window << this.sndShift;
     const outstanding = seqDiff(this.sndMax, this.sndUna);
     this.retries = 0; // the peer is alive; only silence counts towards giving up
     if (seqGt(seg.ack, this.sndUna)) {
       const acked = seqDiff(seg.ack, this.sndUna);
-      this.sendQ.consume(Math.min(acked, this.sendQ.length));
+      this.sendQ.consume(acked); // the ACK of our FIN covers one more number than the queue
       this.sndUna = seg.ack;
       if (seqLt(this.sndNxt, this.sndUna)) this.sndNxt = this.sndUna;
-      if (this.rttStart >= 0 && seqGe(seg.ack, this.rttSeq)) {
-        this.sampleRtt(this.env.clock.now() - this.rttStart);
-        this.rttStart = -1;
-      }
-      if (this.inRecovery) {
-        if (seqGe(seg.ack, this.recover)) {
-          this.inRecovery = false;
-          this.cwnd = this.ssthresh;
-        } else {
-          // NewReno partial ACK: the next hole is lost too.
-          this.retransmitHead();
-          this.cwnd = Math.max(mss, this.cwnd - acked + mss);
-        }
-      } else if (this.cwnd < this.ssthresh) this.cwnd += acked; // slow start by bytes acked, as Linux counts packets
-      else this.cwnd += Math.max(1, Math.floor((mss * mss) / this.cwnd));
-      this.dupAcks = 0;
-      if (seqGt(this.sndMax, this.sndUna)) this.rtxTimer.set(this.rto);
+      this.rtt.acked(seg.ack);
+      this.cc.newAck(seg.ack, acked);
+      if (seqGt(this.sndMax, this.sndUna)) this.rtxTimer.set(this.rtt.rto);
       else this.rtxTimer.cancel();
       if (this.wantDrain && this.sendQ.length <= this.env.tuning.sendHighWater / 2) {
         this.wantDrain = false;
@@ -280,16 +225,10 @@ export class Connection implements TcpConnection {
         if (this.isClosed()) return false;
       }
     } else if (
+      // A duplicate ACK by RFC 5681 §2's definition: anything else says nothing of loss.
       seg.ack === this.sndUna && seg.payload.length === 0 && !(seg.flags & FIN) && newWnd === this.sndWnd && outstanding > 0
     ) {
-      this.dupAcks++;
-      if (this.dupAcks === 3 && !(seqLe(this.sndUna, this.recover) && this.inRecovery)) {
-        this.ssthresh = Math.max(Math.floor(outstanding / 2), 2 * mss);
-        this.recover = this.sndMax;
-        this.inRecovery = true;
-        this.retransmitHead();
-        this.cwnd = this.ssthresh + 3 * mss;
-      } else if (this.dupAcks > 3 && this.inRecovery) this.cwnd += mss;
+      this.cc.dupAck(seg.ack, outstanding, this.sndMax);
     }
     // RFC 9293 §3.10.7.4: take the window only from segments not older than the last update.
     if (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, seg.ack))) {
@@ -306,43 +245,30 @@ export class Connection implements TcpConnection {
 
   private receiveData(seg: TcpSegment): void {
     if (!RECEIVE_STATES.has(this.state)) return; // the peer already sent FIN: nothing more can come
-    let seq = seg.seq;
-    let data = seg.payload;
-    let fin = (seg.flags & FIN) !== 0;
-    if (seqLt(seq, this.rcvNxt)) {
-      const cut = seqDiff(this.rcvNxt, seq);
-      if (cut > data.length) {
-        data = data.subarray(data.length);
-        fin = false;
-      } else data = data.subarray(cut);
-      seq = this.rcvNxt;
-    }
-    const room = Math.max(0, seqDiff(this.rcvAdvRight, seq));
-    if (data.length > room) {
-      data = data.subarray(0, room);
-      fin = false;
-    }
-    if (seq !== this.rcvNxt) {
+    const part = this.rcv.trim(seg);
+    const { seq, data } = part;
+    let fin = part.fin; // or one the out-of-order queue was holding, below
+    if (seq !== this.rcv.nxt) {
       this.ooo.insert(seq, data, fin);
       return this.sendAck(); // immediate duplicate ACK drives the peer's fast retransmit
     }
     const fillsHole = this.ooo.size > 0;
     if (data.length > 0) {
-      this.rcvNxt = seqAdd(this.rcvNxt, data.length);
+      this.rcv.nxt = seqAdd(this.rcv.nxt, data.length);
       this.unacked++;
       this.deliver(data);
     }
     if (!fin && fillsHole) {
-      const more = this.ooo.take(this.rcvNxt);
+      const more = this.ooo.take(this.rcv.nxt);
       for (const d of more.data) {
-        this.rcvNxt = seqAdd(this.rcvNxt, d.length);
+        this.rcv.nxt = seqAdd(this.rcv.nxt, d.length);
         this.deliver(d);
       }
       fin = more.fin;
     }
     if (this.isClosed()) return;
     if (fin) {
-      this.rcvNxt = seqAdd(this.rcvNxt, 1);
+      this.rcv.nxt = seqAdd(this.rcv.nxt, 1);
       this.ooo.clear();
       this.peerFin();
       if (!this.isClosed()) this.sendAck();
@@ -351,11 +277,8 @@ export class Connection implements TcpConnection {
   }
 
   private deliver(bytes: Uint8Array): void {
-    if (this.receiving && this.heldBytes === 0) this.onData(bytes);
-    else {
-      this.held.push(bytes);
-      this.heldBytes += bytes.length;
-    }
+    if (this.receiving && this.held.bytes === 0) this.onData(bytes);
+    else this.held.push(bytes);
   }
 
   private peerFin(): void {
@@ -367,7 +290,7 @@ export class Connection implements TcpConnection {
   }
 
   private maybeNotifyClose(): void {
-    if (this.peerFinPending && this.heldBytes === 0) this.notifyClose();
+    if (this.peerFinPending && this.held.bytes === 0) this.notifyClose();
   }
 
   private notifyClose(): void {
@@ -387,7 +310,7 @@ export class Connection implements TcpConnection {
       const dataEnd = seqAdd(this.sndUna, this.sendQ.length);
       unsent = Math.max(0, seqDiff(dataEnd, this.sndNxt));
       const inFlight = seqDiff(this.sndNxt, this.sndUna);
-      const usable = Math.min(this.sndWnd, this.cwnd) - inFlight;
+      const usable = Math.min(this.sndWnd, this.cc.cwnd) - inFlight;
       const len = Math.min(mss, unsent, Math.max(0, usable));
       const fin = this.finQueued && seqAdd(this.sndNxt, len) === this.finSeq;
       if (len === 0 && !fin) break;
@@ -398,7 +321,7 @@ export class Connection implements TcpConnection {
     }
     // A closed window with nothing in flight: only a probe will learn when it reopens.
     if (unsent > 0 && this.sndWnd === 0 && this.sndNxt === this.sndUna && !this.persistTimer.pending) {
-      this.probeInterval = this.probeInterval || this.rto;
+      this.probeInterval = this.probeInterval || this.rtt.rto;
       this.persistTimer.set(this.probeInterval);
     }
   }
@@ -413,13 +336,11 @@ export class Connection implements TcpConnection {
     const end = seqAdd(seq, len + (fin ? 1 : 0));
     if (seqGt(end, this.sndNxt)) this.sndNxt = end;
     if (seqGt(end, this.sndMax)) this.sndMax = end;
-    if (isNew && this.rttStart < 0) {
-      this.rttStart = this.env.clock.now();
-      this.rttSeq = seqAdd(seq, Math.max(1, len));
-    } else if (!isNew) this.rttStart = -1; // Karn: no samples across retransmissions
+    if (isNew && !this.rtt.timing) this.rtt.start(seqAdd(seq, Math.max(1, len)));
+    else if (!isNew) this.rtt.cancel();
     let flags = ACK | (fin ? FIN : 0);
     if (len > 0 && offset + len === this.sendQ.length) flags |= PSH;
-    if (!this.rtxTimer.pending) this.rtxTimer.set(this.rto);
+    if (!this.rtxTimer.pending) this.rtxTimer.set(this.rtt.rto);
     this.emit(seq, flags, len > 0 ? this.sendQ : null, offset, len);
   }
 
@@ -435,24 +356,20 @@ export class Connection implements TcpConnection {
     const t = this.env.tuning;
     if (this.state === 'SYN_RCVD') {
       if (++this.retries > t.synRetries) return this.abort('handshake timed out', false);
-      this.rto = Math.min(this.rto * 2, t.maxRtoMs);
-      this.rttStart = -1;
+      this.rtt.backoff();
+      this.rtt.cancel();
       this.sendSynAck();
-      this.rtxTimer.set(this.rto);
+      this.rtxTimer.set(this.rtt.rto);
       return;
     }
     const outstanding = seqDiff(this.sndMax, this.sndUna);
     if (!SEND_STATES.has(this.state) || outstanding <= 0) return;
     if (++this.retries > t.maxRetries) return this.abort('retransmission timed out', true);
-    this.ssthresh = Math.max(Math.floor(outstanding / 2), 2 * this.sendMss);
-    this.cwnd = this.sendMss;
-    this.inRecovery = false;
-    this.dupAcks = 0;
-    this.recover = this.sndMax;
-    this.rto = Math.min(this.rto * 2, t.maxRtoMs);
+    this.cc.timeout(outstanding, this.sndMax);
+    this.rtt.backoff();
     this.sndNxt = this.sndUna; // go back: the receiver may have dropped everything after the hole
     this.retransmitHead();
-    this.rtxTimer.set(this.rto);
+    this.rtxTimer.set(this.rtt.rto);
   }
 
   private onPersistTimer(): void {
@@ -470,41 +387,13 @@ export class Connection implements TcpConnection {
     else if (this.state === 'FIN_WAIT_2') this.abort('peer never closed its side', true);
   }
 
-  private sampleRtt(r: number): void {
-    const t = this.env.tuning;
-    if (this.srtt < 0) {
-      this.srtt = r;
-      this.rttvar = r / 2;
-    } else {
-      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
-      this.srtt = 0.875 * this.srtt + 0.125 * r;
-    }
-    this.rto = Math.min(t.maxRtoMs, Math.max(t.minRtoMs, this.srtt + Math.max(1, 4 * this.rttvar)));
+  private header(seq: number, ack: number, flags: number, window: number): TcpHeaderFields {
+    return { srcPort: this.localPort, dstPort: this.remotePort, seq, ack, flags, window };
   }
 
-  /** The window field for our next segment; moves the advertised right edge, never back. */
-  private windowField(): number {
-    const mss = this.env.tuning.mss;
-    let free = Math.max(0, this.rcvCapacity - this.heldBytes);
-    // Receiver SWS avoidance: do not offer slivers while the application lags.
-    if (free < mss && free < this.rcvCapacity / 2) free = 0;
-    let wnd = Math.min(65535, Math.floor(free / 2 ** this.rcvShift));
-    const promised = Math.ceil(Math.max(0, seqDiff(this.rcvAdvRight, this.rcvNxt)) / 2 ** this.rcvShift);
-    if (wnd < promised) wnd = Math.min(65535, promised);
-    const right = seqAdd(this.rcvNxt, wnd * 2 ** this.rcvShift);
-    if (seqGt(right, this.rcvAdvRight)) this.rcvAdvRight = right;
-    return wnd;
-  }
-
+  /** Every segment but SYN-ACK and RST: carries our current ACK and window, so no ACK is owed after it. */
   private emit(seq: number, flags: number, queue: SendQueue | null, offset: number, len: number): void {
-    const f: TcpHeaderFields = {
-      srcPort: this.localPort,
-      dstPort: this.remotePort,
-      seq,
-      ack: this.rcvNxt,
-      flags,
-      window: this.windowField(),
-    };
+    const f = this.header(seq, this.rcv.nxt, flags, this.rcv.field(this.held.bytes));
     this.unacked = 0;
     this.ackTimer.cancel();
     this.env.emit(this, f, queue, offset, len);
@@ -517,29 +406,14 @@ export class Connection implements TcpConnection {
   }
 
   private sendSynAck(): void {
-    const window = Math.min(65535, this.rcvCapacity);
-    this.rcvAdvRight = seqAdd(this.rcvNxt, window);
-    this.env.emit(
-      this,
-      {
-        srcPort: this.localPort,
-        dstPort: this.remotePort,
-        seq: this.iss,
-        ack: this.rcvNxt,
-        flags: SYN | ACK,
-        window,
-        mss: this.env.tuning.mss,
-        // Offered only when the peer offered it (RFC 7323 §2.2).
-        wscale: this.peerScaled ? this.rcvShift : undefined,
-      },
-      null,
-      0,
-      0,
-    );
+    const f = this.header(this.iss, this.rcv.nxt, SYN | ACK, this.rcv.synWindow());
+    f.mss = this.env.tuning.mss;
+    f.wscale = this.rcv.wscaleOption;
+    this.env.emit(this, f, null, 0, 0);
   }
 
   private sendReset(seq: number): void {
-    this.env.emit(this, { srcPort: this.localPort, dstPort: this.remotePort, seq, ack: 0, flags: RST, window: 0 }, null, 0, 0);
+    this.env.emit(this, this.header(seq, 0, RST, 0), null, 0, 0);
   }
 
   private enterTimeWait(): void {
@@ -552,13 +426,7 @@ export class Connection implements TcpConnection {
   private abort(reason: string, sendRst: boolean): void {
     if (this.isClosed()) return;
     if (sendRst && this.state !== 'SYN_RCVD') {
-      this.env.emit(
-        this,
-        { srcPort: this.localPort, dstPort: this.remotePort, seq: this.sndNxt, ack: this.rcvNxt, flags: RST | ACK, window: 0 },
-        null,
-        0,
-        0,
-      );
+      this.env.emit(this, this.header(this.sndNxt, this.rcv.nxt, RST | ACK, 0), null, 0, 0);
     }
     this.finish(reason);
   }
@@ -569,12 +437,10 @@ export class Connection implements TcpConnection {
     for (const timer of [this.rtxTimer, this.persistTimer, this.ackTimer, this.lingerTimer]) timer.cancel();
     this.sendQ.clear();
     this.ooo.clear();
-    this.held = [];
-    this.heldBytes = 0;
+    this.held.clear();
     this.env.logger.debug?.(`TCP ${this.remote}: ${reason}`);
     this.env.gone(this);
     if (wasEstablished) this.notifyClose();
   }
 }
 
-const EMPTY = new Uint8Array(0);

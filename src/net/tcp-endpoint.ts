@@ -2,7 +2,8 @@
 // to listening ports and answers everything else with a RST (RFC 9293 §3.10.7.1).
 
 import type { Clock, Logger } from './clock.js';
-import { Connection, DEFAULT_TUNING, type ConnectionEnv, type TcpTuning } from './tcp-connection.js';
+import { DEFAULT_TUNING, type TcpTuning } from './tcp-api.js';
+import { Connection, type ConnectionEnv } from './tcp-connection.js';
 import type { SendQueue } from './tcp-buffers.js';
 import { ACK, RST, SYN, seqAdd, segmentLength, type TcpHeaderFields, type TcpSegment } from './tcp.js';
 import { ipToString } from './ipv4.js';
