@@ -4,7 +4,15 @@
 import { ImageError } from '../../oci/errors.js';
 import { normalisePath } from './paths.js';
 import { readTar, type ByteSource, type TarEntry } from './tar.js';
+import type { ContentStore } from './store.js';
 import type { ApplyOptions, Inode, Tree } from './tree.js';
+
+/**
+ * A layer entry that does not come from a tar stream: a regular file may carry its
+ * content as a range of another store (e.g. an eStargz layer read lazily) instead of
+ * bytes appended to the tree's store.
+ */
+export type LayerEntry = TarEntry & { content?: { store: ContentStore; offset: number } };
 
 const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
@@ -16,6 +24,23 @@ export async function applyLayer(
 ): Promise<{ entries: number; bytes: number }> {
   const layer = new LayerApplier(tree, opts.name ?? 'layer');
   return readTar(tar, (entry) => layer.apply(entry), opts);
+}
+
+/**
+ * Apply entries that are not a tar stream, with the same changeset semantics as
+ * applyLayer. A regular file without `content` must be empty (size 0).
+ */
+export function applyEntries(tree: Tree, entries: Iterable<LayerEntry>, opts: ApplyOptions): { entries: number } {
+  const layer = new LayerApplier(tree, opts.name ?? 'layer');
+  let n = 0;
+  for (const e of entries) {
+    n++;
+    if (e.type === 'reg' && !e.content && e.size !== 0) {
+      throw new ImageError('BAD_TAR', `entry ${JSON.stringify(e.name)} in ${opts.name ?? 'layer'} has ${e.size} bytes but no content`);
+    }
+    layer.apply(e);
+  }
+  return { entries: n };
 }
 
 class LayerApplier {
@@ -31,7 +56,7 @@ class LayerApplier {
     private readonly layer: string,
   ) {}
 
-  apply(e: TarEntry): ((chunk: Uint8Array) => void) | void {
+  apply(e: LayerEntry): ((chunk: Uint8Array) => void) | void {
     const parts = normalisePath(e.name, this.layer);
     const name = parts.pop();
     if (name === undefined) return this.applyRoot(e);
@@ -63,6 +88,11 @@ class LayerApplier {
     this.tree.unlink(dir, name);
     this.tree.link(dir, name, node);
     if (e.type !== 'reg') return;
+    if (e.content) {
+      node.content = e.content;
+      node.size = e.size;
+      return;
+    }
 
     const store = this.tree.store;
     node.content = { store, offset: store.size };

@@ -2,7 +2,7 @@
 // ContentStore. Layers are applied by ./layer.ts; this file holds the shape and the
 // read-only queries the 9P server needs.
 
-import { applyLayer } from './layer.js';
+import { applyEntries, applyLayer, type LayerEntry } from './layer.js';
 import { normalisePath } from './paths.js';
 import { MemoryStore, type ContentStore } from './store.js';
 import type { ByteSource, Timespec } from './tar.js';
@@ -100,6 +100,17 @@ export class Tree {
    */
   applyLayer(tar: ByteSource, opts: ApplyOptions = {}): Promise<{ entries: number; bytes: number }> {
     const run = this.queue.then(() => applyLayer(this, tar, opts));
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Apply one layer given as entries rather than a tar stream (same semantics as
+   * applyLayer); regular files may point into another store (lazily fetched layers).
+   * Serialised with applyLayer calls.
+   */
+  applyEntries(entries: Iterable<LayerEntry>, opts: ApplyOptions = {}): Promise<{ entries: number }> {
+    const run = this.queue.then(() => applyEntries(this, entries, opts));
     this.queue = run.catch(() => {});
     return run;
   }
