@@ -9,6 +9,8 @@ an OCI Image Layout URL (http(s)://host/path[#tag]) or a local OCI layout direct
 
 Commands:
   inspect IMAGE [--json]     resolved digest, platform, layers and config summary
+  pull IMAGE                 pull and verify the image (eStargz layers: footer and TOC
+                             only), then report what was fetched
   manifest IMAGE             one JSON line per entry of the tree served to the VM
   ls IMAGE [PATH]            list a directory of the image's root filesystem
   cat IMAGE PATH             write a file of the image's root filesystem to stdout
@@ -48,7 +50,7 @@ export interface CliArgs {
   debug: boolean;
 }
 
-const commands = new Set(['inspect', 'manifest', 'ls', 'cat', 'serve', 'serve-9p']);
+const commands = new Set(['inspect', 'pull', 'manifest', 'ls', 'cat', 'serve', 'serve-9p']);
 
 export function parseCliArgs(argv: string[]): CliArgs {
   let parsed;
@@ -77,7 +79,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     if (!commands.has(command)) throw new CliUsageError(command ? `unknown command "${command}" (see --help)` : 'missing command (see --help)');
     if (!image) throw new CliUsageError(`${command}: missing IMAGE (see --help)`);
     if (command === 'cat' && !path) throw new CliUsageError('cat: missing PATH');
-    if (extra.length > 0 || (path !== undefined && (command === 'inspect' || command === 'manifest' || command === 'serve' || command === 'serve-9p'))) {
+    if (extra.length > 0 || (path !== undefined && (command === 'inspect' || command === 'pull' || command === 'manifest' || command === 'serve' || command === 'serve-9p'))) {
       throw new CliUsageError(`${command}: unexpected argument "${extra[0] ?? path}"`);
     }
   }

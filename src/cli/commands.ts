@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { formatPlatform, manifestEntries, openImage, resolveImage, type OpenImageOptions } from '../index.js';
+import { fetchedLine } from './report.js';
 import { createNodeFetch, nodeCodecs, nodeCredentials } from '../node/index.js';
 import type { CliArgs } from './args.js';
 import { formatLsLine, followPath } from './paths.js';
@@ -22,6 +23,8 @@ export async function runCommand(args: CliArgs): Promise<void> {
     switch (args.command) {
       case 'inspect':
         return await inspect(image, opts, args.json);
+      case 'pull':
+        return await pull(image, opts);
       case 'manifest':
         return await manifest(image, opts);
       case 'ls':
@@ -74,6 +77,16 @@ async function inspect(ref: string, opts: OpenImageOptions, json: boolean): Prom
     ...summary.layers.map((l) => `  ${l.digest}  ${String(l.size).padStart(12)}  ${l.mediaType}`),
   ];
   write(lines.join('\n') + '\n');
+}
+
+async function pull(ref: string, opts: OpenImageOptions): Promise<void> {
+  const lines: string[] = [];
+  const mounted = await openImage(ref, {
+    ...opts,
+    onLayer: (l) => lines.push(`  ${l.digest}  ${l.lazy ? 'lazy' : 'full'}  ${l.entries} entries`),
+  });
+  const { image } = mounted;
+  write(`${image.reference.canonical} ${formatPlatform(image.platform)} ${image.manifestDigest}\n${lines.join('\n')}\n${fetchedLine(mounted)}\n`);
 }
 
 async function manifest(ref: string, opts: OpenImageOptions): Promise<void> {

@@ -5,6 +5,7 @@ import { createWriteStream } from 'node:fs';
 import { P9Server } from '../../p9/index.js';
 import { createImageNetwork } from '../image-network.js';
 import { openImage, treeFileSystem, type OpenImageOptions } from '../index.js';
+import { fetchedLine } from './report.js';
 import { attachLink, PcapWriter } from '../net/index.js';
 import { listen9p, listenFrames, parseListenSpec, type Listener } from '../transport/index.js';
 
@@ -14,14 +15,19 @@ const logger = { info: log, warn: log };
 
 export async function serve(ref: string, opts: OpenImageOptions, listen: string, pcapPath?: string): Promise<void> {
   const spec = parseListenSpec(listen);
-  const fs = treeFileSystem((await openImage(ref, opts)).tree);
+  const mounted = await openImage(ref, opts);
+  const fs = treeFileSystem(mounted.tree);
+  log(fetchedLine(mounted));
   const pcap = pcapPath ? openPcap(pcapPath) : undefined;
   const listener = await listenFrames(spec, (link) => {
     log('VM connected');
     const stack = createImageNetwork(fs, { logger, ...(pcap ? { onFrameLog: pcap.log } : {}) });
     attachLink(stack, link, (reason) => log(`VM link closed: ${reason}`));
   });
-  await runUntilSignal(listener, () => pcap?.close());
+  await runUntilSignal(listener, () => {
+    pcap?.close();
+    log(fetchedLine(mounted));
+  });
 }
 
 export async function serve9p(ref: string, opts: OpenImageOptions, listen: string): Promise<void> {
