@@ -12,6 +12,9 @@ Commands:
   pull IMAGE                 pull and verify the image (eStargz layers: footer and TOC
                              only), then report what was fetched
   manifest IMAGE             one JSON line per entry of the tree served to the VM
+  convert IMAGE --out DIR [--estargz] [--chunk-size N] [--prioritize FILE]
+                             write the image as an OCI layout with eStargz layers (lazy
+                             pulling); FILE lists paths (one a line) to put first
   ls IMAGE [PATH]            list a directory of the image's root filesystem
   cat IMAGE PATH             write a file of the image's root filesystem to stdout
   serve IMAGE [--listen tcp:HOST:PORT|unix:PATH] [--pcap FILE]
@@ -31,6 +34,8 @@ Options:
                                 IMAGEMOUNTER_PASSWORD, then ~/.docker/config.json)
   --listen ADDRESS              where serve and serve-9p listen (tcp:127.0.0.1:5640; port 0 picks one)
   --pcap FILE                   write every frame serve sees to FILE (pcap, for Wireshark)
+  --out DIR                     where convert writes the OCI layout
+  --chunk-size N                eStargz chunk size in bytes (4194304)
   --json                        machine-readable output (inspect)
   --debug                       stack traces on errors
   -h, --help                    this text
@@ -44,13 +49,16 @@ export interface CliArgs {
   platform: string;
   listen: string;
   pcap?: string;
+  out?: string;
+  chunkSize?: number;
+  prioritize?: string;
   username?: string;
   password?: string;
   json: boolean;
   debug: boolean;
 }
 
-const commands = new Set(['inspect', 'pull', 'manifest', 'ls', 'cat', 'serve', 'serve-9p']);
+const commands = new Set(['inspect', 'pull', 'convert', 'manifest', 'ls', 'cat', 'serve', 'serve-9p']);
 
 export function parseCliArgs(argv: string[]): CliArgs {
   let parsed;
@@ -62,6 +70,10 @@ export function parseCliArgs(argv: string[]): CliArgs {
         platform: { type: 'string', default: 'linux/amd64' },
         listen: { type: 'string', default: 'tcp:127.0.0.1:5640' },
         pcap: { type: 'string' },
+        out: { type: 'string' },
+        estargz: { type: 'boolean', default: true },
+        'chunk-size': { type: 'string' },
+        prioritize: { type: 'string' },
         username: { type: 'string' },
         password: { type: 'string' },
         json: { type: 'boolean', default: false },
@@ -79,7 +91,8 @@ export function parseCliArgs(argv: string[]): CliArgs {
     if (!commands.has(command)) throw new CliUsageError(command ? `unknown command "${command}" (see --help)` : 'missing command (see --help)');
     if (!image) throw new CliUsageError(`${command}: missing IMAGE (see --help)`);
     if (command === 'cat' && !path) throw new CliUsageError('cat: missing PATH');
-    if (extra.length > 0 || (path !== undefined && (command === 'inspect' || command === 'pull' || command === 'manifest' || command === 'serve' || command === 'serve-9p'))) {
+    if (command === 'convert' && !values.out) throw new CliUsageError('convert: missing --out DIR');
+    if (extra.length > 0 || (path !== undefined && (command === 'inspect' || command === 'pull' || command === 'convert' || command === 'manifest' || command === 'serve' || command === 'serve-9p'))) {
       throw new CliUsageError(`${command}: unexpected argument "${extra[0] ?? path}"`);
     }
   }
@@ -91,9 +104,18 @@ export function parseCliArgs(argv: string[]): CliArgs {
     platform: values.platform,
     listen: values.listen,
     pcap: values.pcap,
+    out: values.out,
+    chunkSize: values['chunk-size'] === undefined ? undefined : parseSize(values['chunk-size']),
+    prioritize: values.prioritize,
     username: values.username,
     password: values.password,
     json: values.json,
     debug: values.debug,
   };
+}
+
+function parseSize(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new CliUsageError(`--chunk-size ${JSON.stringify(text)}: expected a positive number of bytes`);
+  return n;
 }

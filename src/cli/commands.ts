@@ -5,6 +5,7 @@ import { fetchedLine } from './report.js';
 import { createNodeFetch, nodeCodecs, nodeCredentials } from '../node/index.js';
 import type { CliArgs } from './args.js';
 import { formatLsLine, followPath } from './paths.js';
+import { convert } from './convert.js';
 import { createProgress } from './progress.js';
 import { serve, serve9p } from './serve.js';
 
@@ -25,6 +26,11 @@ export async function runCommand(args: CliArgs): Promise<void> {
         return await inspect(image, opts, args.json);
       case 'pull':
         return await pull(image, opts);
+      case 'convert':
+        return await convert(image, opts, args.out!, {
+          ...(args.chunkSize ? { chunkSize: args.chunkSize } : {}),
+          ...(args.prioritize ? { prioritize: args.prioritize } : {}),
+        });
       case 'manifest':
         return await manifest(image, opts);
       case 'ls':
