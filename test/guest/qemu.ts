@@ -1,18 +1,30 @@
-// Boots the guest under QEMU (TCG: the rig must work without KVM) with QEMU's user-mode
-// network laid out like the c2w virtual network, and forwards the guest's connections
-// to 192.168.127.252:80 to a 9P server listening on the host.
+// Boots the guest under QEMU (TCG: the rig must work without KVM). Its NIC is either on
+// QEMU's user-mode network laid out like the c2w virtual network, forwarding the guest's
+// connections to 192.168.127.252:80 to a 9P server on the host, or on a QEMU frame stream
+// (`-netdev socket,connect=`) to an endpoint that is the whole network (`imagemounter serve`).
 import { spawn } from 'node:child_process';
 import { MARK_BEGIN, MARK_END, MARK_MOUNT_FAILED } from './init-script.js';
 
-export interface RunGuestOptions {
+interface GuestBase {
   kernel: string;
   initrd: string;
-  serve9p: { host: '127.0.0.1'; port: number };
   timeoutMs: number;
   memoryMiB?: number;
+}
+
+/** QEMU's user network (slirp) with a guestfwd of 192.168.127.252:80 to a host 9P server. */
+export interface UserNetGuest extends GuestBase {
+  serve9p: { host: '127.0.0.1'; port: number };
   /** `nc` (default): one forwarder process per guest connection; `chardev`: QEMU's own socket, one connection only. */
   forward?: 'nc' | 'chardev';
 }
+
+/** The NIC's frames go over one TCP connection (4-byte length framing) to a network endpoint on the host. */
+export interface FrameStreamGuest extends GuestBase {
+  frames: { host: '127.0.0.1'; port: number };
+}
+
+export type RunGuestOptions = UserNetGuest | FrameStreamGuest;
 
 export type ExitReason = 'poweroff' | 'timeout' | 'qemu-error';
 
@@ -35,10 +47,16 @@ export interface GuestRun {
  * for one guest connection; the benchmark uses it because busybox nc leaves Nagle on,
  * which stalls servers that write a reply in two parts (diod) by 40 ms per reply.
  */
-function forwardSpec(opts: RunGuestOptions): string {
+function forwardSpec(opts: UserNetGuest): string {
   const t = opts.serve9p;
   if (opts.forward === 'chardev') return `guestfwd=tcp:192.168.127.252:80-tcp:${t.host}:${t.port}`;
   return `guestfwd=tcp:192.168.127.252:80-cmd:/bin/busybox nc ${t.host} ${t.port}`;
+}
+
+function netdev(opts: RunGuestOptions): string {
+  // The endpoint must already listen: QEMU connects once at start and exits if refused.
+  if ('frames' in opts) return `socket,id=n0,connect=${opts.frames.host}:${opts.frames.port}`;
+  return `user,id=n0,net=192.168.127.0/24,host=192.168.127.1,dns=192.168.127.2,dhcpstart=192.168.127.3,${forwardSpec(opts)}`;
 }
 
 export function qemuArgs(opts: RunGuestOptions): string[] {
@@ -52,7 +70,7 @@ export function qemuArgs(opts: RunGuestOptions): string[] {
     '-initrd', opts.initrd,
     // cryptomgr.notests: the crypto self-tests cost seconds under TCG and test nothing of ours.
     '-append', 'console=ttyS0 panic=-1 quiet cryptomgr.notests=1',
-    '-netdev', `user,id=n0,net=192.168.127.0/24,host=192.168.127.1,dns=192.168.127.2,dhcpstart=192.168.127.3,${forwardSpec(opts)}`,
+    '-netdev', netdev(opts),
     '-device', 'virtio-net-pci,netdev=n0',
   ];
 }
@@ -95,4 +113,12 @@ export function runGuest(opts: RunGuestOptions): Promise<GuestRun> {
       resolve({ output, exitReason, checks, checksStatus: status, mountFailed: output.includes(MARK_MOUNT_FAILED), wallMs: Date.now() - started });
     });
   });
+}
+
+/** The checks' output of a run that went to the end; otherwise an error with both sides' logs. */
+export function requireChecks(run: GuestRun, what: string, serverOutput: string): string {
+  if (run.exitReason === 'poweroff' && run.checks !== undefined) return run.checks;
+  throw new Error(
+    `${what}: guest ${run.exitReason} after ${run.wallMs} ms${run.mountFailed ? ' (mount failed)' : ''}:\n${run.output.slice(-4000)}\nserver:\n${serverOutput}`,
+  );
 }

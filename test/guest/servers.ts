@@ -1,6 +1,7 @@
-// The two 9P servers the guest talks to: ours (`imagemounter serve-9p`) and Debian's diod
-// (a native C 9P2000.L server) exporting the same tree unpacked on disk. Both listen on
-// 127.0.0.1 before QEMU starts, and both stop with SIGTERM.
+// What the guest talks to: our 9P server (`imagemounter serve-9p`, reached through QEMU's
+// user network), our whole virtual network (`imagemounter serve`, QEMU's NIC connected to
+// it) and Debian's diod (a native C 9P2000.L server) exporting the same tree unpacked on
+// disk. All listen on 127.0.0.1 before QEMU starts, and all stop with SIGTERM.
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { freePort, run, spawnTracked, stopProcess, tempDir } from '../helpers/pr
 import { REPO } from '../helpers/fixtures.js';
 
 export interface Running9p {
-  kind: 'serve-9p' | 'diod';
+  kind: 'serve-9p' | 'serve' | 'diod';
   port: number;
   stop(): Promise<void>;
   /** Server output so far, for failure messages. */
@@ -39,16 +40,30 @@ function waitFor(child: ChildProcess, output: () => string, pattern: RegExp, tim
   });
 }
 
-/** `imagemounter serve-9p IMAGE --listen tcp:127.0.0.1:0`, ready once it prints `listening tcp:HOST:PORT`. */
-export async function startServe9p(image: string, extraArgs: string[] = []): Promise<Running9p> {
+/** `imagemounter COMMAND IMAGE --listen tcp:127.0.0.1:0`, ready once it prints `listening tcp:HOST:PORT`. */
+async function startCli(kind: 'serve-9p' | 'serve', image: string, extraArgs: string[], nodeArgs: string[]): Promise<Running9p> {
   const { child, output } = spawnTracked(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'serve-9p', image, '--listen', 'tcp:127.0.0.1:0', ...extraArgs],
+    [...nodeArgs, '--import', 'tsx', 'src/cli/main.ts', kind, image, '--listen', 'tcp:127.0.0.1:0', ...extraArgs],
     { cwd: REPO },
   );
   // Only stdout carries the line; the whole output is searched so a stray stderr line does not hide it.
-  const m = await waitFor(child, output, /^listening tcp:127\.0\.0\.1:(\d+)$/m, 120_000, 'serve-9p');
-  return { kind: 'serve-9p', port: Number(m[1]), stop: () => stopProcess(child), output };
+  const m = await waitFor(child, output, /^listening tcp:127\.0\.0\.1:(\d+)$/m, 120_000, kind);
+  return { kind, port: Number(m[1]), stop: () => stopProcess(child), output };
+}
+
+/** Plain 9P on a host port: the guest reaches it through QEMU's user network. */
+export function startServe9p(image: string, extraArgs: string[] = [], nodeArgs: string[] = []): Promise<Running9p> {
+  return startCli('serve-9p', image, extraArgs, nodeArgs);
+}
+
+/**
+ * The virtual network on a host port: QEMU's NIC connects there (`frames` in qemu.ts).
+ * It logs each DHCP lease and TCP connection on stderr (see `output()`). `nodeArgs` go
+ * to node, e.g. `--cpu-prof` for profiling.
+ */
+export function startServe(image: string, extraArgs: string[] = [], nodeArgs: string[] = []): Promise<Running9p> {
+  return startCli('serve', image, extraArgs, nodeArgs);
 }
 
 function canConnect(port: number): Promise<boolean> {
