@@ -37,8 +37,11 @@ export function decompressPrefix(kind: ChunkCompression, bytes: Uint8Array, want
     failure = e instanceof Error ? e.message : String(e);
   }
   if (got < want) {
-    const why = failure ? `: ${String(failure)}` : '';
-    throw new ImageError('BAD_TAR', `${what}: decompresses to ${got} bytes, expected at least ${want}${why}`);
+    // A decoder error means the bytes fetched are corrupt (a CRC or stream error), not short.
+    const message = failure
+      ? `${what}: corrupt compressed data (${String(failure)})`
+      : `${what}: decompresses to ${got} bytes, expected at least ${want}`;
+    throw new ImageError('BAD_TAR', message);
   }
   if (parts.length === 1) return parts[0]!;
   const out = new Uint8Array(want);
