@@ -59,3 +59,22 @@ export function encodeFrame(frame: Uint8Array): Uint8Array {
   out.set(frame, 4);
   return out;
 }
+
+/**
+ * Encodes a batch of frames into one buffer (one allocation and one write for the batch
+ * instead of one of each per frame). `bytes` is the sum of the frames' lengths, if known.
+ */
+export function encodeFrames(frames: readonly Uint8Array[], bytes = frames.reduce((n, f) => n + f.length, 0)): Uint8Array {
+  const out = new Uint8Array(4 * frames.length + bytes);
+  let o = 0;
+  for (const f of frames) {
+    const n = f.length;
+    out[o] = n >>> 24;
+    out[o + 1] = (n >>> 16) & 0xff;
+    out[o + 2] = (n >>> 8) & 0xff;
+    out[o + 3] = n & 0xff;
+    out.set(f, o + 4);
+    o += 4 + n;
+  }
+  return out;
+}

@@ -1,8 +1,14 @@
 // One TCP connection, server side, from SYN-RECEIVED to CLOSED (RFC 9293): the state
 // machine, the send sequence space with sender silly-window avoidance and zero-window
 // probing, and in-order delivery. Retransmission timing (tcp-rto.ts), congestion control
-// (tcp-congestion.ts) and the offered window (tcp-receive-window.ts) live apart. It never
-// sees bytes on the wire: segments go out through `env.emit`.
+// (tcp-congestion.ts), the SACK scoreboard (tcp-sack.ts) and the offered window
+// (tcp-receive-window.ts) live apart. It never sees bytes on the wire: segments go out
+// through `env.emit`.
+//
+// With a peer that offered SACK-permitted (RFC 2018) loss recovery follows RFC 6675: a
+// hole is lost once DupThresh segments' worth above it are SACKed (or on three duplicate
+// ACKs), and during recovery only the lost holes are resent, clocked out by the pipe
+// estimate; after a timeout we resend the head, then only what the peer does not hold.
 
 import { Timer, type Clock, type Logger } from './clock.js';
 import type { TcpConnection, TcpTuning } from './tcp-api.js';
@@ -10,6 +16,7 @@ import { HeldData, OutOfOrderQueue, SendQueue } from './tcp-buffers.js';
 import { NewReno } from './tcp-congestion.js';
 import { ReceiveWindow } from './tcp-receive-window.js';
 import { RttEstimator } from './tcp-rto.js';
+import { SackScoreboard } from './tcp-sack.js';
 import { ACK, FIN, PSH, RST, SYN, seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, type TcpHeaderFields, type TcpSegment } from './tcp.js';
 
 // Kept here too: index.ts, stack.ts and the tests import these types from this module.
@@ -54,6 +61,11 @@ export class Connection implements TcpConnection {
   private readonly rtt: RttEstimator;
   private retries = 0;
   private probeInterval = 0;
+  /** The peer offered SACK-permitted and we accepted it in the SYN-ACK. */
+  private readonly sackOk: boolean;
+  private readonly board = new SackScoreboard();
+  /** RFC 6675 HighRxt: the end of the highest range retransmitted in this recovery. */
+  private highRxt: number;
 
   // Receive side.
   private readonly rcv: ReceiveWindow;
@@ -96,6 +108,9 @@ export class Connection implements TcpConnection {
     this.sndWl1 = syn.seq;
     this.sndWl2 = iss;
     this.cc = new NewReno(this.sendMss, () => this.retransmitHead());
+    this.sackOk = syn.sackOk === true;
+    this.cc.sack = this.sackOk;
+    this.highRxt = this.sndUna;
     this.rtt = new RttEstimator(clock, t);
     this.rtt.start(this.sndNxt); // times the SYN-ACK
   }
@@ -216,7 +231,13 @@ export class Connection implements TcpConnection {
       this.sndUna = seg.ack;
       if (seqLt(this.sndNxt, this.sndUna)) this.sndNxt = this.sndUna;
       this.rtt.acked(seg.ack);
+      if (this.sackOk) {
+        this.board.ackTo(this.sndUna);
+        this.board.update(seg.sack, this.sndUna, this.sndMax);
+      }
       this.cc.newAck(seg.ack, acked);
+      // GRO on the guest folds the dupacks of a burst into few ACKs: let the SACKs alone say "lost".
+      if (this.sackOk && this.headLost()) this.cc.lossDetected(seg.ack, seqDiff(this.sndMax, this.sndUna), this.sndMax);
       if (seqGt(this.sndMax, this.sndUna)) this.rtxTimer.set(this.rtt.rto);
       else this.rtxTimer.cancel();
       if (this.wantDrain && this.sendQ.length <= this.env.tuning.sendHighWater / 2) {
@@ -224,11 +245,12 @@ export class Connection implements TcpConnection {
         this.onDrain();
         if (this.isClosed()) return false;
       }
-    } else if (
-      // A duplicate ACK by RFC 5681 §2's definition: anything else says nothing of loss.
-      seg.ack === this.sndUna && seg.payload.length === 0 && !(seg.flags & FIN) && newWnd === this.sndWnd && outstanding > 0
-    ) {
-      this.cc.dupAck(seg.ack, outstanding, this.sndMax);
+    } else if (seg.ack === this.sndUna && outstanding > 0) {
+      // A duplicate ACK by RFC 5681 §2's definition: anything else says nothing of loss…
+      const strict = seg.payload.length === 0 && !(seg.flags & FIN) && newWnd === this.sndWnd;
+      // …except that with SACK, an ACK that SACKs new data is one (RFC 6675 §2), window update or not.
+      const newSack = this.sackOk && this.board.update(seg.sack, this.sndUna, this.sndMax);
+      if (strict || newSack) this.cc.dupAck(seg.ack, outstanding, this.sndMax, this.sackOk && this.headLost());
     }
     // RFC 9293 §3.10.7.4: take the window only from segments not older than the last update.
     if (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, seg.ack))) {
@@ -301,22 +323,56 @@ export class Connection implements TcpConnection {
 
   // ---- output ----
 
-  /** Sends what the windows allow: new data, then the FIN once all data is out. */
+  /**
+   * Sends what the windows allow: in SACK recovery the lost holes first, then new data,
+   * then the FIN once all data is out. After a timeout sndNxt lies below sndMax and the
+   * walk forward skips what the peer SACKed.
+   */
   private output(): void {
     if (!SEND_STATES.has(this.state)) return;
     const mss = this.sendMss;
     let unsent = 0;
     for (;;) {
+      const pipe = this.pipe();
+      const room = this.cc.cwnd - pipe;
       const dataEnd = seqAdd(this.sndUna, this.sendQ.length);
-      unsent = Math.max(0, seqDiff(dataEnd, this.sndNxt));
-      const inFlight = seqDiff(this.sndNxt, this.sndUna);
-      const usable = Math.min(this.sndWnd, this.cc.cwnd) - inFlight;
-      const len = Math.min(mss, unsent, Math.max(0, usable));
-      const fin = this.finQueued && seqAdd(this.sndNxt, len) === this.finSeq;
+      if (this.sackOk && this.cc.recovering) {
+        const lost = this.lostRange();
+        const hole = lost && this.board.nextHole(lost.from, lost.to);
+        if (hole) {
+          const len = Math.min(mss, seqDiff(hole.end, hole.start), Math.max(0, seqDiff(dataEnd, hole.start)));
+          const fin = this.finQueued && seqAdd(hole.start, len) === this.finSeq && seqGt(hole.end, this.finSeq);
+          if (len === 0 && !fin) {
+            this.highRxt = hole.end;
+            continue;
+          }
+          if (room < len) break; // RFC 6675 §5 step (C): only while cwnd − pipe allows
+          this.highRxt = seqAdd(hole.start, len + (fin ? 1 : 0));
+          this.sendSegment(hole.start, len, fin);
+          if (!SEND_STATES.has(this.state)) break;
+          continue;
+        }
+      }
+      let seq = this.sndNxt;
+      let limit: number | null = null;
+      if (this.sackOk && seqLt(seq, this.sndMax) && !this.board.empty) {
+        const skipped = this.board.skipSacked(seq);
+        if (skipped !== seq) {
+          this.sndNxt = seq = skipped; // the peer holds it: do not send it again
+          continue;
+        }
+        limit = this.board.nextSackedStart(seq, this.sndMax);
+      }
+      unsent = Math.max(0, seqDiff(dataEnd, seq));
+      const usable = Math.min(room, this.sndWnd - seqDiff(seq, this.sndUna));
+      let len = Math.min(mss, unsent, Math.max(0, usable));
+      if (limit !== null) len = Math.min(len, seqDiff(limit, seq));
+      const fin = this.finQueued && seqAdd(seq, len) === this.finSeq;
       if (len === 0 && !fin) break;
-      // Sender SWS avoidance: no runt while more data waits and ACKs are coming to open the window.
-      if (len < mss && len < unsent && inFlight > 0) break;
-      this.sendSegment(this.sndNxt, len, fin);
+      // Sender SWS avoidance: no runt while more data waits and ACKs are coming to open the
+      // window. A segment that ends where a SACKed range begins is no runt.
+      if (len < mss && len < unsent && pipe > 0 && !(limit !== null && seqAdd(seq, len) === limit)) break;
+      this.sendSegment(seq, len, fin);
       if (fin || !SEND_STATES.has(this.state)) break;
     }
     // A closed window with nothing in flight: only a probe will learn when it reopens.
@@ -324,6 +380,36 @@ export class Connection implements TcpConnection {
       this.probeInterval = this.probeInterval || this.rtt.rto;
       this.persistTimer.set(this.probeInterval);
     }
+  }
+
+  /**
+   * RFC 6675 pipe, simplified: bytes sent up to sndNxt that are neither acknowledged,
+   * SACKed, nor (in recovery) lost and not yet retransmitted. Without SACK it is the
+   * plain flight size.
+   */
+  private pipe(): number {
+    const flight = Math.max(0, seqDiff(this.sndNxt, this.sndUna));
+    if (!this.sackOk || this.board.empty && !this.cc.recovering) return flight;
+    let pipe = flight - this.board.sackedIn(this.sndUna, this.sndNxt);
+    const lost = this.cc.recovering ? this.lostRange() : null;
+    if (lost) pipe -= seqDiff(lost.to, lost.from) - this.board.sackedIn(lost.from, lost.to);
+    return Math.max(0, pipe);
+  }
+
+  /** In SACK recovery: [from, to) holds the lost holes not yet retransmitted (the head always counts as lost). */
+  private lostRange(): { from: number; to: number } | null {
+    const una = this.sndUna;
+    let to = this.board.lostEdge(una, this.sendMss);
+    const head = seqAdd(una, this.sendMss);
+    if (seqLt(to, head)) to = head;
+    if (seqGt(to, this.sndNxt)) to = this.sndNxt;
+    const from = seqGt(this.highRxt, una) ? this.highRxt : una;
+    return seqLt(from, to) ? { from, to } : null;
+  }
+
+  /** RFC 6675 IsLost(SND.UNA): enough SACKed above the head to call it lost. */
+  private headLost(): boolean {
+    return !this.board.empty && seqGt(this.board.lostEdge(this.sndUna, this.sendMss), this.sndUna);
   }
 
   /**
@@ -349,6 +435,8 @@ export class Connection implements TcpConnection {
     const len = Math.min(this.sendMss, this.sendQ.length);
     const fin = this.finQueued && seqAdd(this.sndUna, len) === this.finSeq;
     if (len === 0 && !fin) return;
+    const end = seqAdd(this.sndUna, len + (fin ? 1 : 0));
+    if (seqGt(end, this.highRxt)) this.highRxt = end;
     this.sendSegment(this.sndUna, len, fin);
   }
 
@@ -367,9 +455,14 @@ export class Connection implements TcpConnection {
     if (++this.retries > t.maxRetries) return this.abort('retransmission timed out', true);
     this.cc.timeout(outstanding, this.sndMax);
     this.rtt.backoff();
-    this.sndNxt = this.sndUna; // go back: the receiver may have dropped everything after the hole
+    // Go back: the receiver may have dropped everything after the hole. Without SACK we
+    // resend it all; with SACK the head goes out whatever the scoreboard says (the peer
+    // may have reneged, RFC 2018 §8), then output() skips the ranges it holds.
+    this.sndNxt = this.sndUna;
+    this.highRxt = this.sndUna;
     this.retransmitHead();
     this.rtxTimer.set(this.rtt.rto);
+    this.output();
   }
 
   private onPersistTimer(): void {
@@ -409,6 +502,7 @@ export class Connection implements TcpConnection {
     const f = this.header(this.iss, this.rcv.nxt, SYN | ACK, this.rcv.synWindow());
     f.mss = this.env.tuning.mss;
     f.wscale = this.rcv.wscaleOption;
+    if (this.sackOk) f.sackOk = true; // RFC 2018 §2: only when the SYN offered it
     this.env.emit(this, f, null, 0, 0);
   }
 
@@ -438,6 +532,7 @@ export class Connection implements TcpConnection {
     this.sendQ.clear();
     this.ooo.clear();
     this.held.clear();
+    this.board.clear();
     this.env.logger.debug?.(`TCP ${this.remote}: ${reason}`);
     this.env.gone(this);
     if (wasEstablished) this.notifyClose();

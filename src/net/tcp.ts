@@ -1,6 +1,6 @@
 // TCP header codec (RFC 9293) and sequence-number arithmetic. Options we understand:
-// MSS and window scale (RFC 7323) on SYNs. Timestamps and SACK-permitted are parsed
-// past and never echoed, so the guest does not expect them from us.
+// MSS, window scale (RFC 7323) and SACK-permitted (RFC 2018) on SYNs, SACK blocks on any
+// segment. Timestamps are parsed past and never echoed, so the guest does not expect them.
 
 import { finishChecksum, onesSum, pseudoHeaderSum, PROTO_TCP } from './ipv4.js';
 
@@ -17,6 +17,15 @@ export interface TcpHeaderFields {
   /** Only on SYN segments. */
   mss?: number;
   wscale?: number;
+  /** SACK-permitted (RFC 2018 §2); only on SYN segments. */
+  sackOk?: boolean;
+  /** SACK blocks (RFC 2018 §3), at most 4; [start, end) in sequence space. */
+  sack?: SackBlock[];
+}
+
+export interface SackBlock {
+  start: number;
+  end: number;
 }
 
 export interface TcpSegment extends TcpHeaderFields {
@@ -38,27 +47,40 @@ export function parseTcp(bytes: Uint8Array, src: number, dst: number): TcpSegmen
     window: view.getUint16(14),
     payload: bytes.subarray(dataOffset),
   };
-  if (seg.flags & SYN) {
-    for (let i = TCP_HLEN; i < dataOffset; ) {
-      const kind = bytes[i]!;
-      if (kind === 0) break;
-      if (kind === 1) {
-        i++;
-        continue;
-      }
-      if (i + 1 >= dataOffset) break;
-      const len = bytes[i + 1]!;
-      if (len < 2 || i + len > dataOffset) break; // malformed: ignore the rest
+  for (let i = TCP_HLEN; i < dataOffset; ) {
+    const kind = bytes[i]!;
+    if (kind === 0) break;
+    if (kind === 1) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= dataOffset) break;
+    const len = bytes[i + 1]!;
+    if (len < 2 || i + len > dataOffset) break; // malformed: ignore the rest
+    if (seg.flags & SYN) {
       if (kind === 2 && len === 4) seg.mss = view.getUint16(i + 2);
       if (kind === 3 && len === 3) seg.wscale = Math.min(14, bytes[i + 2]!); // RFC 7323 §2.3 caps at 14
-      i += len;
+      if (kind === 4 && len === 2) seg.sackOk = true;
+    } else if (kind === 5 && len >= 10 && (len - 2) % 8 === 0) {
+      // RFC 2018 §3: 1–4 blocks of left/right edges; the connection checks them against its window.
+      const blocks: SackBlock[] = [];
+      for (let b = i + 2; b + 8 <= i + len && blocks.length < 4; b += 8) blocks.push({ start: view.getUint32(b), end: view.getUint32(b + 4) });
+      seg.sack = blocks;
     }
+    i += len;
   }
   return seg;
 }
 
 export function tcpHeaderLength(f: TcpHeaderFields): number {
-  return TCP_HLEN + (f.mss !== undefined ? 4 : 0) + (f.wscale !== undefined ? 4 : 0);
+  const base = TCP_HLEN + (f.mss !== undefined ? 4 : 0) + (f.wscale !== undefined ? 4 : 0) + (f.sackOk ? 4 : 0);
+  const blocks = sackBlockCount(f, base);
+  return base + (blocks > 0 ? 4 + 8 * blocks : 0); // NOP NOP kind len + blocks
+}
+
+/** SACK blocks that fit in the 60-byte header after the other options. */
+function sackBlockCount(f: TcpHeaderFields, base: number): number {
+  return Math.max(0, Math.min(f.sack?.length ?? 0, 4, Math.floor((60 - base - 4) / 8)));
 }
 
 /** Writes the header (checksum zero) at `offset`; returns its length. */
@@ -81,6 +103,21 @@ export function writeTcpHeader(buf: Uint8Array, offset: number, f: TcpHeaderFiel
   if (f.wscale !== undefined) {
     view.setUint32(o, 0x01030300 | f.wscale); // NOP, kind 3, len 3, shift
     o += 4;
+  }
+  if (f.sackOk) {
+    view.setUint32(o, 0x01010402); // NOP, NOP, kind 4, len 2
+    o += 4;
+  }
+  const count = sackBlockCount(f, o);
+  if (f.sack && count > 0) {
+    const blocks = f.sack.slice(0, count);
+    view.setUint32(o, 0x01010500 | (2 + 8 * blocks.length)); // NOP, NOP, kind 5, len
+    o += 4;
+    for (const b of blocks) {
+      view.setUint32(o, b.start >>> 0);
+      view.setUint32(o + 4, b.end >>> 0);
+      o += 8;
+    }
   }
   return hlen;
 }

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { attachLink, encodeFrame, FrameDecoder, NetStack } from '../../src/net/index.js';
+import { attachLink, encodeFrame, FrameDecoder, frameLinkOverBytes, NetStack } from '../../src/net/index.js';
+import { encodeFrames } from '../../src/net/framing.js';
 import { buildDhcp, DISCOVER, OFFER, parseDhcp } from '../../src/net/dhcp.js';
 import { ipToString } from '../../src/net/ipv4.js';
 import { listenFrames, type FrameListener } from '../../src/transport/node-socket.js';
@@ -82,5 +83,43 @@ describe('listenFrames (QEMU -netdev socket/stream)', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(closes[0]).toMatch(/bad frame length/);
     expect(closes[1]).toBe('VM disconnected');
+  });
+});
+
+describe('frame batching', () => {
+  it('writes the frames sent within one tick as one buffer, in order', () => {
+    const writes: Uint8Array[] = [];
+    let flush: (() => void) | undefined;
+    const s = frameLinkOverBytes((b) => writes.push(b.slice()), () => {}, { schedule: (f) => (flush = f) });
+    const frames = [1, 1500, 60].map((n, i) => Uint8Array.from({ length: n }, (_, j) => (i + j) & 0xff));
+    for (const f of frames) s.link.send(f);
+    expect(writes.length).toBe(0);
+    flush!();
+    expect(writes.length).toBe(1);
+    expect(writes[0]!.length).toBe(1561 + 12);
+    expect(new FrameDecoder().push(writes[0]!)).toEqual(frames);
+    expect(encodeFrames(frames)).toEqual(writes[0]);
+  });
+
+  it('flushes early past maxBatchBytes, and before a local close', () => {
+    const writes: Uint8Array[] = [];
+    const flushes: (() => void)[] = [];
+    let closed = '';
+    const s = frameLinkOverBytes((b) => writes.push(b), (r) => (closed = r), { schedule: (f) => flushes.push(f), maxBatchBytes: 3000 });
+    for (let i = 0; i < 3; i++) s.link.send(new Uint8Array(1400));
+    expect(writes.length).toBe(1); // 4200 ≥ 3000: written at once
+    s.link.send(new Uint8Array(10));
+    s.link.close();
+    expect(closed).toBe('closed locally');
+    expect(new FrameDecoder().push(writes[1]!).map((f) => f.length)).toEqual([10]);
+    for (const f of flushes) f(); // late flushes after close write nothing
+    expect(writes.length).toBe(2);
+  });
+
+  it('a stack over a real socket: frames of one burst arrive intact', async () => {
+    const { l } = await serve({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+    const s = connect(l.port, '127.0.0.1');
+    sockets.push(s);
+    expect(await offerThrough(s)).toBe('192.168.127.3');
   });
 });

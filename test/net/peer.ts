@@ -1,7 +1,7 @@
 // Client-side TCP for tests. TestPeer is driven by hand, segment by segment; AutoClient
 // is a small but complete sender/receiver (go-back-N retransmission, out-of-order
 // buffering, window scaling) for bulk, end-to-end and lossy-link tests.
-import { ACK, FIN, RST, SYN, seqAdd, seqDiff, seqGt, seqLt, type TcpSegment } from '../../src/net/tcp.js';
+import { ACK, FIN, RST, SYN, seqAdd, seqDiff, seqGt, seqLt, type SackBlock, type TcpSegment } from '../../src/net/tcp.js';
 import { decode, P9_IP, tcpFrame, VM_IP, type FakeClock, type Net } from './helpers.js';
 
 const EMPTY = new Uint8Array(0);
@@ -19,10 +19,19 @@ export class TestPeer {
     this.seq = isn;
   }
 
-  send(flags: number, payload: Uint8Array = EMPTY, o: { seq?: number; ack?: number; window?: number; mss?: number; wscale?: number } = {}): void {
+  send(
+    flags: number,
+    payload: Uint8Array = EMPTY,
+    o: { seq?: number; ack?: number; window?: number; mss?: number; wscale?: number; sackOk?: boolean; sack?: SackBlock[] } = {},
+  ): void {
     const seq = o.seq ?? this.seq;
     this.net.stack.receive(
-      tcpFrame(VM_IP, P9_IP, { srcPort: this.port, dstPort: 80, seq, ack: o.ack ?? this.ack, flags, window: o.window ?? 65535, mss: o.mss, wscale: o.wscale }, payload),
+      tcpFrame(
+        VM_IP,
+        P9_IP,
+        { srcPort: this.port, dstPort: 80, seq, ack: o.ack ?? this.ack, flags, window: o.window ?? 65535, mss: o.mss, wscale: o.wscale, sackOk: o.sackOk, sack: o.sack },
+        payload,
+      ),
     );
     if (o.seq === undefined) this.seq = seqAdd(this.seq, payload.length + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0));
   }
@@ -32,8 +41,8 @@ export class TestPeer {
   }
 
   /** SYN → SYN-ACK → ACK; returns the SYN-ACK. */
-  handshake(o: { mss?: number; wscale?: number; window?: number } = {}): TcpSegment {
-    this.send(SYN, EMPTY, { mss: o.mss ?? 1460, wscale: o.wscale, window: o.window ?? 65535 });
+  handshake(o: { mss?: number; wscale?: number; window?: number; sackOk?: boolean } = {}): TcpSegment {
+    this.send(SYN, EMPTY, { mss: o.mss ?? 1460, wscale: o.wscale, window: o.window ?? 65535, sackOk: o.sackOk });
     const [synAck] = this.segments();
     if (!synAck || synAck.flags !== (SYN | ACK)) throw new Error('no SYN-ACK');
     this.ack = seqAdd(synAck.seq, 1);
@@ -49,6 +58,13 @@ export interface AutoClientOptions {
   /** Bytes of receive window we offer (scaled with shift 6). */
   window?: number;
   rtoMs?: number;
+  /** Offer SACK-permitted and, if the server accepts, send SACK blocks like Linux (RFC 2018). */
+  sack?: boolean;
+  /**
+   * Like a Linux guest behind QEMU with GRO: data arriving in one millisecond is ACKed
+   * once, from tick(), so a burst with a hole yields one duplicate ACK, not one per segment.
+   */
+  coalesceAcks?: boolean;
 }
 
 /** Speaks TCP as the VM would, through `out(frame)`; feed it frames with `input`. */
@@ -73,6 +89,10 @@ export class AutoClient {
   private readonly mss: number;
   private readonly window: number;
   private stream = new Uint8Array(0);
+  private sackOk = false;
+  private ackPending = false;
+  /** Start of the out-of-order segment received last (RFC 2018 §4: its block goes first). */
+  private lastOoo = -1;
 
   constructor(
     private readonly clock: FakeClock,
@@ -125,6 +145,7 @@ export class AutoClient {
       this.peerShift = seg.wscale ?? 0;
       this.peerMss = seg.mss ?? 536;
       this.peerWnd = seg.window;
+      this.sackOk = this.o.sack === true && seg.sackOk === true;
       this.rtoAt = -1;
       this.sendAck();
       this.pump();
@@ -146,18 +167,26 @@ export class AutoClient {
     const fin = (seg.flags & FIN) !== 0;
     if (seg.payload.length > 0 || fin) {
       if (seg.seq === this.rcvNxt) this.accept(seg.payload, fin);
-      else if (seqGt(seg.seq, this.rcvNxt)) this.ooo.set(seg.seq, { data: seg.payload.slice(), fin });
+      else if (seqGt(seg.seq, this.rcvNxt)) {
+        this.ooo.set(seg.seq, { data: seg.payload.slice(), fin });
+        this.lastOoo = seg.seq;
+      }
       for (let next = this.ooo.get(this.rcvNxt); next; next = this.ooo.get(this.rcvNxt)) {
         this.ooo.delete(this.rcvNxt);
         this.accept(next.data, next.fin);
       }
-      this.sendAck();
+      if (this.o.coalesceAcks) this.ackPending = true;
+      else this.sendAck();
     }
     this.pump();
   }
 
   /** Call as the clock moves: retransmission and window probes. */
   tick(): void {
+    if (this.ackPending) {
+      this.ackPending = false;
+      this.sendAck();
+    }
     if (this.rtoAt < 0 || this.clock.now() < this.rtoAt) return;
     this.rto = Math.min(this.rto * 2, 5000);
     this.rtoAt = this.clock.now() + this.rto;
@@ -210,10 +239,27 @@ export class AutoClient {
   }
 
   private sendAck(): void {
-    this.emit(this.sndNxt, ACK, EMPTY, false);
+    this.emit(this.sndNxt, ACK, EMPTY, false, this.sackBlocks());
   }
 
-  private emit(seq: number, flags: number, data: Uint8Array, syn: boolean): void {
+  /** Up to 4 blocks of what we hold past a hole, the most recently received first. */
+  private sackBlocks(): SackBlock[] | undefined {
+    if (!this.sackOk || this.ooo.size === 0) return undefined;
+    const starts = [...this.ooo.keys()].filter((s) => seqGt(s, this.rcvNxt)).sort((a, b) => seqDiff(a, b));
+    const blocks: SackBlock[] = [];
+    for (const s of starts) {
+      const end = seqAdd(s, this.ooo.get(s)!.data.length);
+      const last = blocks[blocks.length - 1];
+      if (last && seqGt(s, last.end)) blocks.push({ start: s, end });
+      else if (last) last.end = seqGt(end, last.end) ? end : last.end;
+      else blocks.push({ start: s, end });
+    }
+    const first = blocks.findIndex((b) => !seqLt(this.lastOoo, b.start) && seqLt(this.lastOoo, b.end));
+    const ordered = first >= 0 ? [blocks[first]!, ...blocks.filter((_, i) => i !== first).reverse()] : blocks.reverse();
+    return ordered.slice(0, 4);
+  }
+
+  private emit(seq: number, flags: number, data: Uint8Array, syn: boolean, sack?: SackBlock[]): void {
     this.out(
       tcpFrame(VM_IP, P9_IP, {
         srcPort: this.o.port,
@@ -224,6 +270,8 @@ export class AutoClient {
         window: syn ? Math.min(65535, this.window) : Math.min(65535, Math.floor(this.window / 64)),
         mss: syn ? this.mss : undefined,
         wscale: syn ? 6 : undefined,
+        sackOk: syn && this.o.sack ? true : undefined,
+        sack,
       }, data),
     );
   }

@@ -138,7 +138,7 @@ describe('TCP loss recovery', () => {
       while (peer.segments().length === 0) net.clock.advance(10);
       times.push(net.clock.now() - start);
     }
-    expect(times[0]).toBe(200); // the handshake gave an RTT sample of 0: RTO at its floor
+    expect(times[0]).toBe(50); // the handshake gave an RTT sample of 0: RTO at its (virtual-wire) floor
     for (let i = 1; i < times.length; i++) expect(times[i]).toBeGreaterThanOrEqual(times[i - 1]! * 2 - 20);
     net.clock.advance(3_600_000);
     const rst = peer.segments().find((s) => s.flags & RST);
@@ -162,22 +162,24 @@ describe('TCP loss recovery', () => {
     expect(after.some((s) => s.seq === lostSeq && s.payload.length === 1000)).toBe(true);
   });
 
-  it('RTT samples shrink the RTO towards the 200 ms floor', () => {
-    const { peer, conn, net } = connected();
-    for (let i = 0; i < 10; i++) {
+  for (const floor of [50, 200]) {
+    it(`RTT samples shrink the RTO towards the minRtoMs floor (${floor} ms)`, () => {
+      const { peer, conn, net } = connected({ net: new Net(floor === 50 ? {} : { tcp: { minRtoMs: floor } }) });
+      for (let i = 0; i < 10; i++) {
+        conn.write(bytes(100));
+        const [s] = peer.segments();
+        net.clock.advance(5);
+        peer.ack = seqAdd(s!.seq, 100);
+        peer.send(ACK);
+      }
       conn.write(bytes(100));
-      const [s] = peer.segments();
-      net.clock.advance(5);
-      peer.ack = seqAdd(s!.seq, 100);
-      peer.send(ACK);
-    }
-    conn.write(bytes(100));
-    peer.segments();
-    net.clock.advance(199);
-    expect(peer.segments()).toEqual([]);
-    net.clock.advance(2);
-    expect(peer.segments().length).toBe(1);
-  });
+      peer.segments();
+      net.clock.advance(floor - 1);
+      expect(peer.segments()).toEqual([]);
+      net.clock.advance(2);
+      expect(peer.segments().length).toBe(1);
+    });
+  }
 });
 
 describe('TCP flow control', () => {
