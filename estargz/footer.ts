@@ -62,6 +62,34 @@ export function estargzFooter(tocOffset: number): Uint8Array {
   return out;
 }
 
+/** The 8-byte header of a zstd skippable frame (magic 0x184D2A50) holding `length` bytes. */
+export function zstdSkippableHeader(length: number): Uint8Array {
+  const out = new Uint8Array(8);
+  out.set([0x50, 0x2a, 0x4d, 0x18]);
+  new DataView(out.buffer).setUint32(4, length, true);
+  return out;
+}
+
+/**
+ * The zstd:chunked tail: a skippable frame whose 40-byte payload locates the TOC frame
+ * (the last 40 bytes are what `parseFooter` reads).
+ */
+export function zstdChunkedFooter(tocOffset: number, tocCompressedSize: number, tocSize: number): Uint8Array {
+  const out = new Uint8Array(8 + ZSTD_CHUNKED_FOOTER_SIZE);
+  out.set(zstdSkippableHeader(ZSTD_CHUNKED_FOOTER_SIZE));
+  const v = new DataView(out.buffer);
+  const u64 = (at: number, n: number) => {
+    v.setUint32(at, n % 2 ** 32, true);
+    v.setUint32(at + 4, Math.floor(n / 2 ** 32), true);
+  };
+  u64(8, tocOffset);
+  u64(16, tocCompressedSize);
+  u64(24, tocSize);
+  u64(32, 1);
+  out.set(new TextEncoder().encode(ZSTD_MAGIC), 40);
+  return out;
+}
+
 function ascii(bytes: Uint8Array): string {
   return String.fromCharCode(...bytes);
 }

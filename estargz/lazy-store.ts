@@ -3,7 +3,10 @@
 // fetches the chunks it needs with HTTP Range requests (adjacent ones coalesced, a bounded
 // number in flight, concurrent requests for one chunk merged), decompresses each member,
 // verifies its chunkDigest and only then hands out bytes. Decompressed chunks are kept in
-// an LRU bounded in bytes.
+// an LRU bounded in bytes. Optionally a background pass (`backgroundFetch()`) fills that LRU
+// with the rest of the layer at low priority: one request at a time, outside the demand
+// reads' concurrency limit, started only while no demand read is fetching, stopped when
+// the cache is full, the layer is done, or `close()` is called.
 
 import { fetchBlobRange, type Descriptor, type PullOptions, type ResolvedImage } from '../oci/index.js';
 import { createDigester } from '../oci/digest.js';
@@ -59,6 +62,12 @@ export class LazyStore implements ContentStore {
   private readonly inflight = new Map<number, Promise<Uint8Array>>();
   private active = 0;
   private readonly waiting: (() => void)[] = [];
+  /** Demand runs (reads) being fetched; the background pass waits for 0. */
+  private demand = 0;
+  private idleWaiters: (() => void)[] = [];
+  private closed = false;
+  private readonly stop = new AbortController();
+  private background?: Promise<void>;
 
   /** `chunks` sorted by vOffset and contiguous from 0. */
   constructor(
@@ -117,6 +126,88 @@ export class LazyStore implements ContentStore {
     await Promise.all(done);
   }
 
+  /**
+   * Fetch every chunk not cached yet, in blob order, one coalesced request (up to
+   * `maxRequestBytes`) at a time and only while no demand read is fetching, until the
+   * cache's byte bound would be exceeded or `close()`. Never rejects (failures are logged
+   * and end the pass); calling it again returns the same pass.
+   */
+  backgroundFetch(): Promise<void> {
+    this.background ??= this.runBackground().catch((e: unknown) => {
+      if (this.closed) return;
+      this.opts.logger?.warn?.(`layer ${this.desc.digest}: background fetch stopped: ${e instanceof Error ? e.message : String(e)}`);
+    });
+    return this.background;
+  }
+
+  /** Stop the background pass (aborting its request in flight). Demand reads keep working. */
+  close(): Promise<void> {
+    this.closed = true;
+    this.stop.abort(new DOMException('lazy store closed', 'AbortError'));
+    this.wakeIdle(true);
+    return this.background ?? Promise.resolve();
+  }
+
+  private async runBackground(): Promise<void> {
+    const order = this.chunks.map((_, i) => i).sort((a, b) => this.chunks[a]!.blobOffset - this.chunks[b]!.blobOffset);
+    const max = this.opts.maxRequestBytes ?? 8 * 1024 * 1024;
+    const cacheMax = this.opts.cacheBytes ?? DEFAULT_CACHE_BYTES;
+    const signal = this.stop.signal;
+    const parent = this.opts.signal;
+    if (parent) {
+      if (parent.aborted) return;
+      parent.addEventListener('abort', () => void this.close(), { once: true });
+    }
+    let k = 0;
+    while (!this.closed) {
+      while (this.demand > 0 && !this.closed) await new Promise<void>((r) => this.idleWaiters.push(r));
+      if (this.closed) return;
+      // The next run: consecutive uncached chunks whose extents touch, within the request and cache bounds.
+      const run: number[] = [];
+      let bytes = 0;
+      const room = cacheMax - this.lruBytes;
+      for (; k < order.length; k++) {
+        const i = order[k]!;
+        const c = this.chunks[i]!;
+        if (this.lru.has(c.digest) || this.inflight.has(i)) {
+          if (run.length) break;
+          continue;
+        }
+        const prev = run.length ? this.chunks[run[run.length - 1]!]! : undefined;
+        if (prev && (prev.blobEnd !== c.blobOffset || c.blobEnd - this.chunks[run[0]!]!.blobOffset > max)) break;
+        if (bytes + c.length > room) {
+          if (!run.length) return; // the cache is full: more would only evict
+          break;
+        }
+        run.push(i);
+        bytes += c.length;
+      }
+      if (!run.length) return;
+      const start = this.chunks[run[0]!]!.blobOffset;
+      const end = this.chunks[run[run.length - 1]!]!.blobEnd;
+      const data = this.fetch(start, end, signal);
+      // Registered as in flight, so a demand read of one of these chunks joins this request.
+      await Promise.all(
+        run.map((i) =>
+          this.track(i, async () => {
+            const c = this.chunks[i]!;
+            const all = await data;
+            return this.verified(i, all.subarray(c.blobOffset - start, c.blobEnd - start), true);
+          }),
+        ),
+      );
+      // Let demand reads queued meanwhile start first.
+      await new Promise<void>((r) => setTimeout(r, 0));
+    }
+  }
+
+  private wakeIdle(force = false): void {
+    if (this.demand > 0 && !force) return;
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const r of w) r();
+  }
+
   /** Index of the chunk holding virtual offset `offset` (binary search). */
   private chunkAt(offset: number): number {
     let lo = 0;
@@ -166,15 +257,20 @@ export class LazyStore implements ContentStore {
     const end = this.chunks[run[run.length - 1]!]!.blobEnd;
     let data: Promise<Uint8Array> | undefined;
     const getData = () => (data ??= this.limited(() => this.fetch(start, end)));
-    for (const i of run) {
+    this.demand++;
+    const tracked = run.map((i) =>
       this.track(i, async () => {
         const c = this.chunks[i]!;
         const cached = await this.opts.chunkCache?.get(c.digest).catch(() => undefined);
         if (cached && cached.length === c.length && (await this.digestOf(cached)) === c.digest) return cached;
         const bytes = await getData();
         return this.verified(i, bytes.subarray(c.blobOffset - start, c.blobEnd - start), true);
-      });
-    }
+      }),
+    );
+    void Promise.allSettled(tracked).then(() => {
+      this.demand--;
+      this.wakeIdle();
+    });
   }
 
   /** Register the in-flight promise of chunk `i`; on success it moves to the LRU. */
@@ -214,10 +310,10 @@ export class LazyStore implements ContentStore {
     return d.digest();
   }
 
-  private async fetch(start: number, end: number): Promise<Uint8Array> {
+  private async fetch(start: number, end: number, signal?: AbortSignal): Promise<Uint8Array> {
     const stats = this.opts.stats;
     if (stats) stats.requests++;
-    const bytes = await fetchBlobRange(this.image, this.desc, start, end, this.opts);
+    const bytes = await fetchBlobRange(this.image, this.desc, start, end, signal ? { ...this.opts, signal } : this.opts);
     if (stats) stats.bytesFetched += bytes.length;
     return bytes;
   }

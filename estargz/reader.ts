@@ -14,6 +14,15 @@ import { PREFETCH_LANDMARK, TOC_DIGEST_ANNOTATION, TOC_TAR_NAME } from './toc.js
 export interface LazyLayerOptions extends LazyStoreOptions {
   /** Fetch the prioritized files (before `.prefetch.landmark`) in the background; default true. */
   prefetch?: boolean;
+  /**
+   * After the TOC and the prefetch, fetch the rest of the layer into the chunk cache at low
+   * priority (`LazyStore.backgroundFetch`): one request at a time, yielding to demand reads,
+   * until the cache is full. Default false. Stopped by `LazyLayer.close()` or by aborting
+   * `backgroundSignal` (or `signal`).
+   */
+  backgroundFetch?: boolean;
+  /** Aborting it stops the background fetch of every layer opened with it (e.g. on shutdown). */
+  backgroundSignal?: AbortSignal;
 }
 
 export interface LazyLayer {
@@ -25,6 +34,10 @@ export interface LazyLayer {
   store: LazyStore;
   /** The background prefetch, when the layer has a `.prefetch.landmark` (never rejects). */
   prefetched?: Promise<void>;
+  /** The background fetch, with `backgroundFetch` (never rejects; resolves when done, the cache is full, or closed). */
+  background?: Promise<void>;
+  /** Stop the background fetch; demand reads keep working. */
+  close(): Promise<void>;
 }
 
 /** Compressed TOCs larger than this are refused (the Go library's limit is 50 MB uncompressed). */
@@ -99,11 +112,17 @@ export async function openLazyLayer(image: ResolvedImage, desc: Descriptor, opts
   const store = new LazyStore(image, desc, kind, chunks, opts);
   const entries = toc.files.map((f, i): LayerEntry => (f.chunks.length > 0 ? { ...f.entry, content: { store, offset: bases[i]! } } : f.entry));
 
-  const layer: LazyLayer = { footer, tocDigest, entries, store };
+  const layer: LazyLayer = { footer, tocDigest, entries, store, close: () => store.close() };
   if (opts.prefetch !== false && toc.landmark?.name === PREFETCH_LANDMARK && starts.length > 0 && starts[0]! < toc.landmark.offset) {
     layer.prefetched = store.prefetch(starts[0]!, toc.landmark.offset).catch((e: unknown) => {
       opts.logger?.warn?.(`layer ${name}: prefetch failed (files are fetched on demand instead): ${e instanceof Error ? e.message : String(e)}`);
     });
+  }
+  if (opts.backgroundFetch) {
+    const stop = opts.backgroundSignal;
+    if (stop?.aborted) void store.close();
+    else stop?.addEventListener('abort', () => void store.close(), { once: true });
+    layer.background = (layer.prefetched ?? Promise.resolve()).then(() => store.backgroundFetch());
   }
   return layer;
 }

@@ -4,6 +4,10 @@
 export const TOC_TAR_NAME = 'stargz.index.json';
 export const TOC_DIGEST_ANNOTATION = 'containerd.io/snapshot/stargz/toc.digest';
 export const UNCOMPRESSED_SIZE_ANNOTATION = 'io.containers.estargz.uncompressed-size';
+/** zstd:chunked: sha256 of the compressed TOC frame. */
+export const ZSTD_MANIFEST_CHECKSUM_ANNOTATION = 'io.containers.zstd-chunked.manifest-checksum';
+/** zstd:chunked: `offset:compressedLength:uncompressedLength:1` of the TOC frame. */
+export const ZSTD_MANIFEST_POSITION_ANNOTATION = 'io.containers.zstd-chunked.manifest-position';
 export const PREFETCH_LANDMARK = '.prefetch.landmark';
 export const NO_PREFETCH_LANDMARK = '.no.prefetch.landmark';
 /** A landmark file's whole content. */

@@ -1,11 +1,18 @@
 // eStargz writer: turns a layer tar into an eStargz blob that estargz v0.12.0 (`Open` +
 // `VerifyTOC`) reads, laid out like its `Build`: a landmark, every file's data and every
 // chunk starting a new gzip member at the TOC `offset`, the TOC member, the 51-byte footer.
-// Format facts: ../shared/fixtures/estargz/README.md. Isomorphic (pako + hash-wasm).
+// With `compression: 'zstd'` it writes the zstd:chunked flavour of the same library
+// (`zstdchunked.Compressor`): zstd frames instead of gzip members, no TOC tar entry and no
+// end-of-archive in the stream, the TOC JSON as one zstd frame inside a skippable frame,
+// then the 40-byte footer in another skippable frame.
+// Format facts: ../shared/fixtures/estargz/README.md. Isomorphic (pako, hash-wasm, @hpcc-js/wasm-zstd).
 import { createSHA256, type IHasher } from 'hash-wasm';
 import { Deflate } from 'pako';
-import { estargzFooter } from './footer.js';
-import { LANDMARK_CONTENT, NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, TOC_TAR_NAME, type Toc, type TocEntry } from './toc.js';
+import { estargzFooter, zstdChunkedFooter, zstdSkippableHeader } from './footer.js';
+import {
+  LANDMARK_CONTENT, NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, TOC_DIGEST_ANNOTATION, TOC_TAR_NAME, UNCOMPRESSED_SIZE_ANNOTATION,
+  ZSTD_MANIFEST_CHECKSUM_ANNOTATION, ZSTD_MANIFEST_POSITION_ANNOTATION, type Toc, type TocEntry,
+} from './toc.js';
 import { cleanEntryName, sortEntries } from './writer-order.js';
 import { concat, encodeHeader, padding, plainFileHeader, readEntries, type WEntry } from './writer-tar.js';
 import { marshalToc, NameTracker, tocEntryOf } from './writer-toc.js';
@@ -15,8 +22,10 @@ export interface EstargzWriteOptions {
   chunkSize?: number;
   /** Files to put first (Go's `WithPrioritizedFiles`); makes a `.prefetch.landmark`. Buffers the layer in memory. */
   prioritized?: string[];
-  /** gzip level 0-9; default 9 (`gzip.BestCompression`, as Go's `Build`). */
+  /** gzip level 0-9, default 9 (`gzip.BestCompression`, as Go's `Build`); zstd level 1-22, default 3 (Go's `SpeedDefault`). */
   compressionLevel?: number;
+  /** `gzip` (eStargz, default) or `zstd` (zstd:chunked, estargz 0.12 flavour). */
+  compression?: 'gzip' | 'zstd';
 }
 
 export interface EstargzLayer {
@@ -33,51 +42,109 @@ export interface EstargzLayer {
   size: number;
   /** Prioritized names not found in the tar (Go ignores them too). */
   missedPrioritized: string[];
+  /** OCI media type of the layer (`tar+gzip` or `tar+zstd`). */
+  mediaType: string;
+  /** The layer descriptor's annotations: TOC digest, uncompressed size, and for zstd:chunked the manifest checksum and position. */
+  annotations: Record<string, string>;
+  /** zstd:chunked only: where the compressed TOC frame is and how long it is. */
+  zstdManifest?: { offset: number; compressedSize: number; size: number; checksum: string };
 }
 
 export const DEFAULT_CHUNK_SIZE = 4 << 20;
 const LANDMARK = new Uint8Array([LANDMARK_CONTENT]);
 const END_OF_ARCHIVE = new Uint8Array(1024);
 
-/** A blob made of gzip members, hashed compressed and uncompressed as it grows. */
-class MemberWriter {
+/** A blob made of members (gzip members or zstd frames), hashed compressed and uncompressed as it grows. */
+abstract class Members {
   readonly out: Uint8Array[] = [];
   compressed = 0;
   uncompressed = 0;
-  private member?: Deflate;
 
   constructor(
-    private readonly level: number,
     readonly blobHash: IHasher,
     readonly diffHash: IHasher,
   ) {}
 
   write(bytes: Uint8Array): void {
     if (!bytes.length) return;
-    if (!this.member) {
-      const d = new Deflate({ level: this.level as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9, gzip: true, chunkSize: 64 * 1024 });
-      d.onData = (c: Uint8Array) => this.emit(c);
-      this.member = d;
-    }
-    this.member.push(bytes, false);
+    this.push(bytes);
     this.diffHash.update(bytes);
     this.uncompressed += bytes.length;
-    if (this.member.err) throw new Error(`gzip: ${this.member.msg}`);
   }
 
+  protected abstract push(bytes: Uint8Array): void;
   /** Ends the open member, if any; the next write starts a new one at `compressed`. */
-  close(): void {
-    if (!this.member) return;
-    this.member.push(new Uint8Array(0), true);
-    if (this.member.err) throw new Error(`gzip: ${this.member.msg}`);
-    this.member = undefined;
-  }
+  abstract close(): void;
 
   emit(c: Uint8Array): void {
     this.out.push(c);
     this.compressed += c.length;
     this.blobHash.update(c);
   }
+}
+
+class GzipMembers extends Members {
+  private member?: Deflate;
+
+  constructor(
+    private readonly level: number,
+    blobHash: IHasher,
+    diffHash: IHasher,
+  ) {
+    super(blobHash, diffHash);
+  }
+
+  protected push(bytes: Uint8Array): void {
+    if (!this.member) {
+      const d = new Deflate({ level: this.level as 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9, gzip: true, chunkSize: 64 * 1024 });
+      d.onData = (c: Uint8Array) => this.emit(c);
+      this.member = d;
+    }
+    this.member.push(bytes, false);
+    if (this.member.err) throw new Error(`gzip: ${this.member.msg}`);
+  }
+
+  close(): void {
+    if (!this.member) return;
+    this.member.push(new Uint8Array(0), true);
+    if (this.member.err) throw new Error(`gzip: ${this.member.msg}`);
+    this.member = undefined;
+  }
+}
+
+/** zstd frames: a member's bytes (at most a chunk plus the following headers) are buffered and compressed as one frame. */
+class ZstdMembers extends Members {
+  private parts: Uint8Array[] = [];
+
+  constructor(
+    private readonly zstd: ZstdCodec,
+    private readonly level: number,
+    blobHash: IHasher,
+    diffHash: IHasher,
+  ) {
+    super(blobHash, diffHash);
+  }
+
+  protected push(bytes: Uint8Array): void {
+    this.parts.push(bytes.slice());
+  }
+
+  close(): void {
+    if (!this.parts.length) return;
+    const data = concat(this.parts);
+    this.parts = [];
+    this.emit(this.zstd.compress(data, this.level));
+  }
+}
+
+interface ZstdCodec {
+  compress(data: Uint8Array, level?: number): Uint8Array;
+}
+
+/** The wasm zstd compressor, loaded on first use (gzip-only users never load it). */
+async function loadZstd(): Promise<ZstdCodec> {
+  const { Zstd } = await import('@hpcc-js/wasm-zstd');
+  return Zstd.load();
 }
 
 type Data = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
@@ -91,9 +158,12 @@ export async function writeEstargz(
   const [blobHash, diffHash, fileHash, chunkHash] = await Promise.all([createSHA256(), createSHA256(), createSHA256(), createSHA256()]);
   blobHash.init();
   diffHash.init();
-  const level = opts.compressionLevel ?? 9;
-  if (!(Number.isInteger(level) && level >= 0 && level <= 9)) throw new RangeError(`writeEstargz: bad compression level ${level}`);
-  const w = new MemberWriter(level, blobHash, diffHash);
+  const zstd = opts.compression === 'zstd';
+  if (opts.compression !== undefined && opts.compression !== 'gzip' && !zstd) throw new RangeError(`writeEstargz: unknown compression ${String(opts.compression)}`);
+  const level = opts.compressionLevel ?? (zstd ? 3 : 9);
+  const [min, max] = zstd ? [1, 22] : [0, 9];
+  if (!(Number.isInteger(level) && level >= min && level <= max)) throw new RangeError(`writeEstargz: bad compression level ${level}`);
+  const w: Members = zstd ? new ZstdMembers(await loadZstd(), level, blobHash, diffHash) : new GzipMembers(level, blobHash, diffHash);
   const names = new NameTracker();
   const toc: Toc = { version: 1, entries: [] };
 
@@ -174,24 +244,49 @@ export async function writeEstargz(
   }
   w.close();
 
-  // The TOC member: a tar holding stargz.index.json, then the end-of-archive.
-  const tocOffset = w.compressed;
   const json = marshalToc(toc);
   fileHash.init();
   fileHash.update(json);
   const tocDigest = `sha256:${fileHash.digest('hex')}`;
-  w.write(concat([plainFileHeader(TOC_TAR_NAME, json.length), json, new Uint8Array(padding(json.length)), END_OF_ARCHIVE]));
-  w.close();
-  w.emit(estargzFooter(tocOffset));
-
+  let zstdManifest: EstargzLayer['zstdManifest'];
+  if (zstd) {
+    // zstd:chunked: the stream ends with the last entry; the TOC JSON is one zstd frame in a
+    // skippable frame (so decompressing the blob skips it), then the footer's skippable frame.
+    const frame = (await loadZstd()).compress(json, level);
+    w.emit(zstdSkippableHeader(frame.length));
+    const offset = w.compressed;
+    w.emit(frame);
+    w.emit(zstdChunkedFooter(offset, frame.length, json.length));
+    fileHash.init();
+    fileHash.update(frame);
+    zstdManifest = { offset, compressedSize: frame.length, size: json.length, checksum: `sha256:${fileHash.digest('hex')}` };
+  } else {
+    // The TOC member: a tar holding stargz.index.json, then the end-of-archive.
+    const tocOffset = w.compressed;
+    w.write(concat([plainFileHeader(TOC_TAR_NAME, json.length), json, new Uint8Array(padding(json.length)), END_OF_ARCHIVE]));
+    w.close();
+    w.emit(estargzFooter(tocOffset));
+  }
+  const diffId = `sha256:${diffHash.digest('hex')}`;
+  const annotations: Record<string, string> = {
+    [TOC_DIGEST_ANNOTATION]: tocDigest,
+    [UNCOMPRESSED_SIZE_ANNOTATION]: String(w.uncompressed),
+  };
+  if (zstdManifest) {
+    annotations[ZSTD_MANIFEST_CHECKSUM_ANNOTATION] = zstdManifest.checksum;
+    annotations[ZSTD_MANIFEST_POSITION_ANNOTATION] = `${zstdManifest.offset}:${zstdManifest.compressedSize}:${zstdManifest.size}:1`;
+  }
   return {
     blob: w.out,
     tocDigest,
-    diffId: `sha256:${diffHash.digest('hex')}`,
+    diffId,
     uncompressedSize: w.uncompressed,
     digest: `sha256:${blobHash.digest('hex')}`,
     size: w.compressed,
     missedPrioritized,
+    mediaType: `application/vnd.oci.image.layer.v1.tar+${zstd ? 'zstd' : 'gzip'}`,
+    annotations,
+    ...(zstdManifest ? { zstdManifest } : {}),
   };
 }
 

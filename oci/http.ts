@@ -1,6 +1,7 @@
 // Retries with exponential backoff for everything that talks HTTP. Retrying lives here so
 // registry and layout code only describe a request; what counts as transient is decided once.
 import { ImageError, errorMessage, isAbortError } from './errors.js';
+import { proxyFetch } from './proxy.js';
 import type { Codecs, FetchLike, Logger, PullOptions } from './types.js';
 
 export interface HttpContext {
@@ -16,7 +17,7 @@ export function httpContext(opts: PullOptions = {}, fallbackFetch?: FetchLike): 
   const f = opts.fetch ?? fallbackFetch ?? (globalThis.fetch ? globalThis.fetch.bind(globalThis) : undefined);
   if (!f) throw new ImageError('NOT_SUPPORTED', 'no fetch function available: pass options.fetch');
   return {
-    fetch: f,
+    fetch: opts.proxy ? proxyFetch(f, opts.proxy) : f,
     retries: opts.retries ?? 5,
     retryDelayMs: opts.retryDelayMs ?? 500,
     ...(opts.logger ? { logger: opts.logger } : {}),

@@ -5,4 +5,5 @@ export { parsePlatform, formatPlatform, platformMatches } from './platform.js';
 export { layerCompression, type Compression } from './media-types.js';
 export { decompressStream, sniffCompression, type DecompressOptions } from './decompress.js';
 export { resolveImage, openBlob, openLayer, fetchBlobRange } from './resolve.js';
+export { proxyFetch } from './proxy.js';
 export * from './types.js';

@@ -8,12 +8,12 @@ import { ImageError, errorMessage } from './errors.js';
 import { httpContext, isNetworkError, retryDelay, sleep, type HttpContext } from './http.js';
 import { LayoutClient } from './layout.js';
 import { parseManifestDoc, platformOf, selectPlatform, type ManifestDoc } from './manifest.js';
-import { isConfigType, layerCompression } from './media-types.js';
+import { OCI_INDEX, isConfigType, layerCompression } from './media-types.js';
 import { formatPlatform, platformMatches, toPlatform } from './platform.js';
 import { parseReference } from './reference.js';
 import { RegistryClient } from './registry.js';
 import { parseJson, type ImageSource } from './source.js';
-import type { Descriptor, ImageConfig, ImageReference, Platform, PullOptions, ResolvedImage } from './types.js';
+import type { BlobProgress, BlobSink, CachedManifest, Descriptor, ImageConfig, ImageReference, Platform, PullCache, PullOptions, ResolvedImage } from './types.js';
 
 const MAX_CONFIG_BYTES = 64 * 1024 * 1024;
 const MAX_INDEX_DEPTH = 4;
@@ -32,7 +32,47 @@ interface Loaded {
   url: string;
 }
 
-async function loadManifest(ctx: HttpContext, source: ImageSource, ref: string, descType?: string): Promise<Loaded> {
+async function loadManifest(ctx: HttpContext, source: ImageSource, ref: string, descType?: string, cache?: PullCache, tagKey?: string): Promise<Loaded> {
+  if (cache && isDigest(ref)) {
+    // Content-addressed, so a cached copy is as good as the registry's (the cache re-verifies it).
+    const hit = await cache.getManifest(ref).catch(() => undefined);
+    if (hit?.digest === ref) return cachedLoaded(hit, `${source.label}@${ref} (cached)`, descType);
+  }
+  const loaded = await fetchManifest(ctx, source, ref, descType);
+  if (cache) {
+    const entry: CachedManifest = { bytes: loaded.bytes, mediaType: loaded.doc.mediaType, digest: loaded.digest, fetchedAt: Date.now() };
+    await cachePut(ctx, () => cache.putManifest(loaded.digest, entry));
+    if (tagKey) await cachePut(ctx, () => cache.putManifest(tagKey, entry));
+  }
+  return loaded;
+}
+
+function cachedLoaded(hit: CachedManifest, url: string, descType?: string): Loaded {
+  return { digest: hit.digest, doc: parseManifestDoc(hit.bytes, url, descType, hit.mediaType), bytes: hit.bytes, url };
+}
+
+/** A cache write that fails (disk full, quota) costs the cache entry, not the pull. */
+async function cachePut(ctx: HttpContext, put: () => Promise<void>): Promise<void> {
+  await put().catch((e: unknown) => ctx.logger?.warn?.(`cache: could not store an entry: ${errorMessage(e)}`));
+}
+
+/** The cached copy of a mutable document (tag, layout index.json) when `e` says we are offline; else rethrows `e`. */
+async function offlineCopy(ctx: HttpContext, cache: PullCache | undefined, key: string, e: unknown): Promise<CachedManifest> {
+  const offline = e instanceof ImageError ? e.code === 'NETWORK' : isNetworkError(e);
+  if (!cache || !offline) throw e;
+  const hit = await cache.getManifest(key).catch(() => undefined);
+  if (!hit) throw e;
+  // info, not warn: using the cache offline is the feature working, and users must see it.
+  ctx.logger?.info?.(`${key}: offline (${errorMessage(e)}); using the cached copy from ${new Date(hit.fetchedAt).toISOString()}`);
+  return hit;
+}
+
+/** Local layouts are not cached: copying a disk to a disk saves nothing. */
+function cacheFor(source: ImageSource, opts: PullOptions): PullCache | undefined {
+  return source.local ? undefined : opts.cache;
+}
+
+async function fetchManifest(ctx: HttpContext, source: ImageSource, ref: string, descType?: string): Promise<Loaded> {
   const m = await source.getManifest(ctx, ref);
   let digest: string;
   if (isDigest(ref)) {
@@ -83,21 +123,40 @@ export async function resolveImage(ref: string | ImageReference, opts: PullOptio
   const want = toPlatform(opts.platform);
   const ctx = httpContext(opts);
   const source = makeSource(reference, opts);
+  const cache = cacheFor(source, opts);
+  let fromCache = false;
 
   let loaded: Loaded;
   let indexDigest: string | undefined;
   let available: Platform[] | undefined;
   let chosen: Platform | undefined;
   if (reference.kind === 'registry') {
-    loaded = await loadManifest(ctx, source, reference.digest ?? reference.tag ?? 'latest');
+    const first = reference.digest ?? reference.tag ?? 'latest';
+    const tagKey = reference.digest ? undefined : `${reference.registry}/${reference.repository}:${first}`;
+    try {
+      loaded = await loadManifest(ctx, source, first, undefined, cache, tagKey);
+    } catch (e) {
+      if (!tagKey) throw e;
+      loaded = cachedLoaded(await offlineCopy(ctx, cache, tagKey, e), `${tagKey} (cached)`);
+      fromCache = true;
+    }
   } else {
-    const index = await (source as LayoutClient).getIndex(ctx);
+    const indexKey = `${reference.baseUrl}/index.json`;
+    let index: { bytes: Uint8Array; url: string };
+    try {
+      index = await (source as LayoutClient).getIndex(ctx);
+      const { bytes } = index;
+      if (cache) await cachePut(ctx, async () => cache.putManifest(indexKey, { bytes, mediaType: OCI_INDEX, digest: await digestOf(bytes), fetchedAt: Date.now() }));
+    } catch (e) {
+      index = { bytes: (await offlineCopy(ctx, cache, indexKey, e)).bytes, url: `${indexKey} (cached)` };
+      fromCache = true;
+    }
     const pick = pickLayoutEntry(parseManifestDoc(index.bytes, index.url), reference, want, index.url);
     if (pick.available) {
       available = pick.available;
       chosen = platformOf(pick.desc);
     }
-    loaded = await loadManifest(ctx, source, pick.desc.digest, pick.desc.mediaType);
+    loaded = await loadManifest(ctx, source, pick.desc.digest, pick.desc.mediaType, cache);
   }
   for (let depth = 0; loaded.doc.kind === 'index'; depth++) {
     if (depth >= MAX_INDEX_DEPTH) throw new ImageError('MALFORMED_MANIFEST', `${loaded.url}: indexes nested more than ${MAX_INDEX_DEPTH} deep`);
@@ -105,7 +164,7 @@ export async function resolveImage(ref: string | ImageReference, opts: PullOptio
     const { desc, available: offered } = selectPlatform(loaded.doc.manifests, want, `${source.label} (${loaded.url})`);
     available ??= offered;
     chosen = platformOf(desc) ?? chosen;
-    loaded = await loadManifest(ctx, source, desc.digest, desc.mediaType);
+    loaded = await loadManifest(ctx, source, desc.digest, desc.mediaType, cache);
   }
   const manifest = loaded.doc;
 
@@ -115,7 +174,7 @@ export async function resolveImage(ref: string | ImageReference, opts: PullOptio
   if (manifest.config.size > MAX_CONFIG_BYTES) {
     throw new ImageError('SIZE_MISMATCH', `${loaded.url}: config blob of ${manifest.config.size} bytes is implausibly large`);
   }
-  const configBytes = await readStream(verifiedBlobStream(ctx, source, manifest.config));
+  const configBytes = await readStream(blobStream(ctx, source, manifest.config, undefined, cache));
   const config = parseJson(configBytes, `image config ${manifest.config.digest}`) as ImageConfig;
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw new ImageError('MALFORMED_MANIFEST', `image config ${manifest.config.digest} is not a JSON object`);
@@ -139,20 +198,86 @@ export async function resolveImage(ref: string | ImageReference, opts: PullOptio
     configBytes,
     config,
     layers: manifest.layers,
+    ...(fromCache ? { fromCache: true as const } : {}),
   };
   clients.set(image, { source, opts });
   return image;
 }
 
 /** The resolving client and its options, or a fresh client if the image was cloned (e.g. sent to a worker). */
-function clientFor(image: ResolvedImage, opts: PullOptions): { source: ImageSource; ctx: HttpContext } {
+function clientFor(image: ResolvedImage, opts: PullOptions): { source: ImageSource; ctx: HttpContext; cache?: PullCache } {
   const kept = clients.get(image);
   const base = kept?.opts ?? {};
   const merged: PullOptions = {
-    ...pick(base, ['fetch', 'credentials', 'logger', 'retries', 'retryDelayMs', 'codecs']),
+    ...pick(base, ['fetch', 'credentials', 'logger', 'retries', 'retryDelayMs', 'codecs', 'cache']),
     ...opts,
   };
-  return { source: kept?.source ?? makeSource(image.reference, merged), ctx: httpContext(merged) };
+  const source = kept?.source ?? makeSource(image.reference, merged);
+  const cache = cacheFor(source, merged);
+  return { source, ctx: httpContext(merged), ...(cache ? { cache } : {}) };
+}
+
+/**
+ * A verified blob, from the cache when it holds it; otherwise downloaded and written to
+ * the cache as it passes, committed only once the stream has verified the digest.
+ */
+function blobStream(ctx: HttpContext, source: ImageSource, desc: Descriptor, onProgress?: (p: BlobProgress) => void, cache?: PullCache): ReadableStream<Uint8Array> {
+  if (!cache) return verifiedBlobStream(ctx, source, desc, onProgress);
+  return lazyStream(async () => {
+    const hit = await cache.openBlob(desc.digest).catch(() => undefined);
+    if (hit) {
+      ctx.logger?.debug?.(`blob ${desc.digest}: from the cache`);
+      // Through the same verifier: a file changed since the cache checked it still fails.
+      const fromCache: ImageSource = {
+        label: `${source.label} (cached)`,
+        local: true,
+        getManifest: () => Promise.reject(new ImageError('NOT_SUPPORTED', 'no manifests in a cached blob')),
+        getBlob: async (_ctx, _desc, range) => {
+          if (range) throw new ImageError('TRUNCATED', `cached blob ${desc.digest}: read failed part-way`);
+          return new Response(hit);
+        },
+      };
+      return verifiedBlobStream(ctx, fromCache, desc, onProgress);
+    }
+    return teeToCache(ctx, verifiedBlobStream(ctx, source, desc, onProgress), cache, desc);
+  });
+}
+
+function teeToCache(ctx: HttpContext, stream: ReadableStream<Uint8Array>, cache: PullCache, desc: Descriptor): ReadableStream<Uint8Array> {
+  const reader = stream.getReader();
+  // undefined: not opened yet; null: not caching this blob (failed, or finished).
+  let sink: BlobSink | null | undefined;
+  const drop = async (why?: unknown): Promise<void> => {
+    const s = sink;
+    sink = null;
+    await s?.abort().catch(() => {});
+    if (why !== undefined) ctx.logger?.warn?.(`cache: not storing blob ${desc.digest}: ${errorMessage(why)}`);
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        if (sink === undefined) sink = await cache.writeBlob(desc.digest, desc.size).catch(async (e: unknown) => (await drop(e), null));
+        const { done, value } = await reader.read();
+        if (done) {
+          // The verified stream only closes once size and digest matched.
+          const s = sink;
+          sink = null;
+          await s?.commit().catch((e: unknown) => ctx.logger?.warn?.(`cache: could not store blob ${desc.digest}: ${errorMessage(e)}`));
+          controller.close();
+          return;
+        }
+        if (sink) await sink.write(value).catch(drop);
+        controller.enqueue(value);
+      } catch (e) {
+        await drop();
+        controller.error(e);
+      }
+    },
+    async cancel(reason) {
+      await drop();
+      await reader.cancel(reason).catch(() => {});
+    },
+  });
 }
 
 function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Partial<Pick<T, K>> {
@@ -162,14 +287,14 @@ function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Partial<Pic
 }
 
 export function openBlob(image: ResolvedImage, desc: Descriptor, opts: PullOptions = {}): ReadableStream<Uint8Array> {
-  const { source, ctx } = clientFor(image, opts);
-  return verifiedBlobStream(ctx, source, desc, opts.onProgress);
+  const { source, ctx, cache } = clientFor(image, opts);
+  return blobStream(ctx, source, desc, opts.onProgress, cache);
 }
 
 export function openLayer(image: ResolvedImage, desc: Descriptor, opts: PullOptions = {}): ReadableStream<Uint8Array> {
   const declared = layerCompression(desc.mediaType);
-  const { source, ctx } = clientFor(image, opts);
-  const blob = verifiedBlobStream(ctx, source, desc, opts.onProgress);
+  const { source, ctx, cache } = clientFor(image, opts);
+  const blob = blobStream(ctx, source, desc, opts.onProgress, cache);
   return lazyStream(async () => {
     const { head, stream } = await peek(blob, 4);
     const actual = sniffCompression(head);

@@ -104,6 +104,15 @@ export interface PullOptions {
   signal?: AbortSignal;
   /** Faster platform codecs (the Node edge passes node:crypto and node:zlib); the defaults run anywhere. */
   codecs?: Codecs;
+  /** Persistent cache of verified manifests and blobs: offline fallback for tags, by-digest reads served from it. */
+  cache?: PullCache;
+  /**
+   * Base URL of an `imagemounter cors-proxy` (e.g. `http://127.0.0.1:5080`): every http(s)
+   * request goes to `{proxy}/{scheme}/{host}/{path}` instead, so a page can pull from
+   * registries that send no CORS headers. Auth, scopes and redirects still follow the
+   * original URLs.
+   */
+  proxy?: string;
 }
 
 /** Hashing and gzip decoding hooks; the isomorphic defaults are hash-wasm and DecompressionStream/pako. */
@@ -136,4 +145,56 @@ export interface ResolvedImage {
   configBytes: Uint8Array;
   config: ImageConfig;
   layers: Descriptor[];
+  /** The tag could not be fetched (offline) and was resolved from `PullOptions.cache`. */
+  fromCache?: true;
+}
+
+/** A manifest, index (or layout index.json) as cached: verified bytes and where they came from. */
+export interface CachedManifest {
+  bytes: Uint8Array;
+  mediaType: string;
+  /** Digest of `bytes`; checked again on every read. */
+  digest: string;
+  /** When it was fetched (ms since the epoch). */
+  fetchedAt: number;
+}
+
+/** One entry of a PullCache, for listings. */
+export interface CacheEntryInfo {
+  kind: 'manifest' | 'blob' | 'chunk';
+  /** The reference (manifests) or digest (blobs, chunks). */
+  key: string;
+  size: number;
+  /** ms since the epoch. */
+  lastUsed: number;
+}
+
+/** Where a blob is written while it downloads; nothing is visible until `commit`. */
+export interface BlobSink {
+  write(chunk: Uint8Array): Promise<void>;
+  /** Checks the written bytes against the digest and publishes them; throws (and discards) on mismatch. */
+  commit(): Promise<void>;
+  /** Discards what was written. */
+  abort(): Promise<void>;
+}
+
+/**
+ * Persistent store of pulled content (src/cache: IndexedDB; src/node: a directory). Every
+ * read re-verifies the bytes against their digest; a corrupt entry is deleted and read as a miss.
+ */
+export interface PullCache {
+  /** A manifest by reference (a tag-bearing reference, or a digest). */
+  getManifest(ref: string): Promise<CachedManifest | undefined>;
+  putManifest(ref: string, entry: CachedManifest): Promise<void>;
+  /** The whole verified blob as a stream, or undefined when absent (or found corrupt). */
+  openBlob(digest: string): Promise<ReadableStream<Uint8Array> | undefined>;
+  /** Starts writing a blob of `size` bytes. */
+  writeBlob(digest: string, size: number): Promise<BlobSink>;
+  /** Decompressed eStargz chunks by chunk digest. */
+  getChunk(digest: string): Promise<Uint8Array | undefined>;
+  putChunk(digest: string, bytes: Uint8Array): Promise<void>;
+  list(): Promise<CacheEntryInfo[]>;
+  /** Removes every entry with this key (as `list` shows it). */
+  delete(key: string): Promise<void>;
+  clear(): Promise<void>;
 }

@@ -3,6 +3,7 @@
 // (file: URLs, ~/.docker/config.json) live in src/node and are passed in as options.
 import { layerCompression, openLayer, resolveImage, type PullOptions, type ResolvedImage } from '../oci/index.js';
 import { openLazyLayer, TOC_DIGEST_ANNOTATION, type ChunkCache, type LazyStats } from '../estargz/index.js';
+import { chunkCacheOf } from './cache/index.js';
 import { buildRouteTree, generateRuntimeSpecAsync, MemoryStore, Tree, type ContentStore } from './fs/index.js';
 
 export interface OpenImageOptions extends PullOptions {
@@ -27,6 +28,10 @@ export interface OpenImageOptions extends PullOptions {
     prefetch?: boolean;
     /** Persistent cache of verified chunks, keyed by chunk digest. */
     chunkCache?: ChunkCache;
+    /** After TOC and prefetch, fill the chunk cache with the rest of each layer at low priority; default false. */
+    backgroundFetch?: boolean;
+    /** Aborting it stops every layer's background fetch (call on shutdown). */
+    backgroundSignal?: AbortSignal;
   };
 }
 
@@ -52,7 +57,8 @@ export async function openImage(ref: string, opts: OpenImageOptions = {}): Promi
     // eStargz / zstd:chunked producers write): probing every layer's tail would cost a
     // request per ordinary layer. A tail that holds no footer falls back to the full pull.
     if (opts.lazy !== false && layerCompression(layer.mediaType) !== 'none' && layer.annotations?.[TOC_DIGEST_ANNOTATION]) {
-      const lazy = await openLazyLayer(image, layer, { ...opts, ...opts.lazyOptions, stats: lazyStats });
+      const chunkCache = opts.lazyOptions?.chunkCache ?? (opts.cache ? chunkCacheOf(opts.cache) : undefined);
+      const lazy = await openLazyLayer(image, layer, { ...opts, ...opts.lazyOptions, ...(chunkCache ? { chunkCache } : {}), stats: lazyStats });
       if (lazy) {
         const stats = await rootfs.applyEntries(lazy.entries, { name: layer.digest, logger: opts.logger });
         lazyLayers++;
@@ -76,6 +82,7 @@ export async function openImage(ref: string, opts: OpenImageOptions = {}): Promi
 
 export { manifestEntries, type ManifestEntry } from './manifest.js';
 export * from '../oci/index.js';
+export { IndexedDbCache, idbKeyValueStores, chunkCacheOf, type IndexedDbCacheOptions, type KeyValueStore } from './cache/index.js';
 export * from './fs/index.js';
 export * from '../p9/index.js';
 export { openLazyLayer, type LazyLayer, type LazyLayerOptions, type LazyStats, type ChunkCache } from '../estargz/index.js';
@@ -92,3 +99,5 @@ export {
   type NetStackOptions,
   type TcpConnection,
 } from './net/index.js';
+// container2wasm's SharedArrayBuffer rings: the stack worker's and the VM worker's ends.
+export { attachStackToRings, createRingBuffers, vmRingEndpoint, writeMeta, type RingBuffers } from './transport/rings.js';

@@ -12,9 +12,9 @@ Commands:
   pull IMAGE                 pull and verify the image (eStargz layers: footer and TOC
                              only), then report what was fetched
   manifest IMAGE             one JSON line per entry of the tree served to the VM
-  convert IMAGE --out DIR [--estargz] [--chunk-size N] [--prioritize FILE]
-                             write the image as an OCI layout with eStargz layers (lazy
-                             pulling); FILE lists paths (one a line) to put first
+  convert IMAGE --out DIR [--estargz|--zstd-chunked] [--chunk-size N] [--prioritize FILE]
+                             write the image as an OCI layout with eStargz (or zstd:chunked)
+                             layers (lazy pulling); FILE lists paths (one a line) to put first
   ls IMAGE [PATH]            list a directory of the image's root filesystem
   cat IMAGE PATH             write a file of the image's root filesystem to stdout
   serve IMAGE [--listen tcp:HOST:PORT|unix:PATH] [--pcap FILE]
@@ -26,17 +26,28 @@ Commands:
                              serve the tree over 9P2000.L to native clients (a Linux
                              kernel: mount -t 9p -o trans=tcp,port=PORT,version=9p2000.L);
                              prints "listening ADDRESS" when ready, runs until SIGTERM
+  cache ls | cache clear      list or empty the pull cache (manifests, blobs, eStargz chunks)
+  cors-proxy [--listen tcp:HOST:PORT] [--upstream URL]
+                             forward registry requests (token realms included) and add
+                             CORS headers, for pages pulling from registries that send
+                             none: /http(s)/HOST[:PORT]/PATH → http(s)://HOST/PATH, or
+                             every PATH → URL/PATH with --upstream; prints "listening URL"
 
 Options:
   --platform OS/ARCH[/VARIANT]  platform to pick from a multi-platform image (linux/amd64)
   --username USER, --password PASS
                                 registry credentials (also IMAGEMOUNTER_USERNAME and
                                 IMAGEMOUNTER_PASSWORD, then ~/.docker/config.json)
-  --listen ADDRESS              where serve and serve-9p listen (tcp:127.0.0.1:5640; port 0 picks one)
+  --listen ADDRESS              where serve and serve-9p listen (tcp:127.0.0.1:5640; port 0 picks one),
+                                and cors-proxy (tcp:127.0.0.1:5080)
+  --upstream URL                cors-proxy: forward every request to this base URL
+  --proxy URL                   pull through an imagemounter cors-proxy at URL
   --pcap FILE                   write every frame serve sees to FILE (pcap, for Wireshark)
   --out DIR                     where convert writes the OCI layout
   --chunk-size N                eStargz chunk size in bytes (4194304)
   --json                        machine-readable output (inspect)
+  --no-cache                    do not use the pull cache ($XDG_CACHE_HOME/imagemounter)
+  --no-background-fetch         serve, serve-9p: fetch lazy layers only as files are read
   --debug                       stack traces on errors
   -h, --help                    this text
 `;
@@ -48,17 +59,22 @@ export interface CliArgs {
   path?: string;
   platform: string;
   listen: string;
+  upstream?: string;
+  proxy?: string;
   pcap?: string;
   out?: string;
   chunkSize?: number;
+  zstdChunked?: boolean;
   prioritize?: string;
   username?: string;
   password?: string;
   json: boolean;
   debug: boolean;
+  noCache: boolean;
+  noBackgroundFetch: boolean;
 }
 
-const commands = new Set(['inspect', 'pull', 'convert', 'manifest', 'ls', 'cat', 'serve', 'serve-9p']);
+const commands = new Set(['inspect', 'pull', 'convert', 'manifest', 'ls', 'cat', 'serve', 'serve-9p', 'cors-proxy', 'cache']);
 
 export function parseCliArgs(argv: string[]): CliArgs {
   let parsed;
@@ -68,16 +84,21 @@ export function parseCliArgs(argv: string[]): CliArgs {
       allowPositionals: true,
       options: {
         platform: { type: 'string', default: 'linux/amd64' },
-        listen: { type: 'string', default: 'tcp:127.0.0.1:5640' },
+        listen: { type: 'string' },
+        upstream: { type: 'string' },
+        proxy: { type: 'string' },
         pcap: { type: 'string' },
         out: { type: 'string' },
         estargz: { type: 'boolean', default: true },
+        'zstd-chunked': { type: 'boolean', default: false },
         'chunk-size': { type: 'string' },
         prioritize: { type: 'string' },
         username: { type: 'string' },
         password: { type: 'string' },
         json: { type: 'boolean', default: false },
         debug: { type: 'boolean', default: false },
+        'no-cache': { type: 'boolean', default: false },
+        'no-background-fetch': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -89,7 +110,10 @@ export function parseCliArgs(argv: string[]): CliArgs {
   const help = values.help || command === 'help';
   if (!help) {
     if (!commands.has(command)) throw new CliUsageError(command ? `unknown command "${command}" (see --help)` : 'missing command (see --help)');
-    if (!image) throw new CliUsageError(`${command}: missing IMAGE (see --help)`);
+    if (command === 'cors-proxy' && image) throw new CliUsageError(`cors-proxy: unexpected argument "${image}"`);
+    if (values.upstream !== undefined && command !== 'cors-proxy') throw new CliUsageError(`${command}: --upstream is for cors-proxy`);
+    if (command === 'cache' && image !== 'ls' && image !== 'clear') throw new CliUsageError('cache: expected ls or clear');
+    if (!image && command !== 'cors-proxy') throw new CliUsageError(`${command}: missing IMAGE (see --help)`);
     if (command === 'cat' && !path) throw new CliUsageError('cat: missing PATH');
     if (command === 'convert' && !values.out) throw new CliUsageError('convert: missing --out DIR');
     if (extra.length > 0 || (path !== undefined && (command === 'inspect' || command === 'pull' || command === 'convert' || command === 'manifest' || command === 'serve' || command === 'serve-9p'))) {
@@ -102,15 +126,20 @@ export function parseCliArgs(argv: string[]): CliArgs {
     image,
     path,
     platform: values.platform,
-    listen: values.listen,
+    listen: values.listen ?? (command === 'cors-proxy' ? 'tcp:127.0.0.1:5080' : 'tcp:127.0.0.1:5640'),
+    upstream: values.upstream,
+    proxy: values.proxy,
     pcap: values.pcap,
     out: values.out,
     chunkSize: values['chunk-size'] === undefined ? undefined : parseSize(values['chunk-size']),
+    zstdChunked: values['zstd-chunked'],
     prioritize: values.prioritize,
     username: values.username,
     password: values.password,
     json: values.json,
     debug: values.debug,
+    noCache: values['no-cache'],
+    noBackgroundFetch: values['no-background-fetch'],
   };
 }
 

@@ -3,22 +3,33 @@ import { resolve as resolvePath } from 'node:path';
 import { formatPlatform, manifestEntries, openImage, resolveImage, type OpenImageOptions } from '../index.js';
 import { fetchedLine } from './report.js';
 import { createNodeFetch, nodeCodecs, nodeCredentials } from '../node/index.js';
+import { DirCache, defaultCacheDir } from '../node/cache-dir.js';
 import type { CliArgs } from './args.js';
 import { formatLsLine, followPath } from './paths.js';
 import { convert } from './convert.js';
 import { createProgress } from './progress.js';
 import { serve, serve9p } from './serve.js';
+import { corsProxy } from './cors-proxy.js';
 
 export async function runCommand(args: CliArgs): Promise<void> {
+  if (args.command === 'cors-proxy') return corsProxy(args.listen, args.upstream);
+  if (args.command === 'cache') return cache(args.image as 'ls' | 'clear');
   const image = localLayoutPath(args.image);
   const progress = createProgress(process.stderr, { notes: process.stderr.isTTY === true || args.debug });
+  // Serving lazy layers: fill their chunk caches in the background (one-shot commands would
+  // only blur their request counts); stopped when the command ends (shutdown).
+  const background = new AbortController();
   const opts: OpenImageOptions = {
+    lazyOptions: { backgroundFetch: (args.command === 'serve' || args.command === 'serve-9p') && !args.noBackgroundFetch, backgroundSignal: background.signal },
     fetch: createNodeFetch(),
     codecs: nodeCodecs(),
     platform: args.platform,
     credentials: nodeCredentials({ username: args.username, password: args.password, env: process.env }),
-    logger: { warn: (m) => progress.note(m) },
+    // Retries and skipped helpers are noise in scripts; what a user must know (offline use of the cache) is info.
+    logger: { warn: (m) => progress.note(m), info: (m) => progress.say(m) },
     onProgress: progress.onProgress,
+    ...(args.noCache ? {} : { cache: new DirCache(defaultCacheDir(), { logger: { warn: (m) => progress.note(m) } }) }),
+    ...(args.proxy !== undefined ? { proxy: args.proxy } : {}),
   };
   try {
     switch (args.command) {
@@ -30,6 +41,7 @@ export async function runCommand(args: CliArgs): Promise<void> {
         return await convert(image, opts, args.out!, {
           ...(args.chunkSize ? { chunkSize: args.chunkSize } : {}),
           ...(args.prioritize ? { prioritize: args.prioritize } : {}),
+          ...(args.zstdChunked ? { zstdChunked: true } : {}),
         });
       case 'manifest':
         return await manifest(image, opts);
@@ -43,6 +55,7 @@ export async function runCommand(args: CliArgs): Promise<void> {
         return await serve9p(image, opts, args.listen);
     }
   } finally {
+    background.abort();
     progress.done();
   }
 }
@@ -126,6 +139,19 @@ async function cat(ref: string, opts: OpenImageOptions, path: string): Promise<v
     await writeAsync(bytes);
     offset += bytes.length;
   }
+}
+
+async function cache(action: 'ls' | 'clear'): Promise<void> {
+  const dir = defaultCacheDir();
+  const store = new DirCache(dir);
+  if (action === 'clear') {
+    await store.clear();
+    return write(`cleared ${dir}\n`);
+  }
+  const entries = await store.list();
+  const lines = entries.map((e) => `${e.kind.padEnd(8)} ${String(e.size).padStart(12)}  ${new Date(e.lastUsed).toISOString()}  ${e.key}`);
+  const total = entries.reduce((n, e) => n + e.size, 0);
+  write(`${lines.join('\n')}${lines.length ? '\n' : ''}${entries.length} entries, ${total} bytes in ${dir}\n`);
 }
 
 function write(text: string): void {

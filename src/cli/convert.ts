@@ -1,11 +1,10 @@
-// `imagemounter convert SRC --out DIR --estargz`: pulls an image, rewrites every layer as
-// eStargz and writes an OCI Image Layout (one manifest tagged `latest`) that
+// `imagemounter convert SRC --out DIR [--estargz | --zstd-chunked]`: pulls an image, rewrites
+// every layer as eStargz (gzip, default) or zstd:chunked (estargz 0.12 flavour) and writes an OCI Image Layout (one manifest tagged `latest`) that
 // `skopeo copy oci:DIR:latest docker://…` can push. Node only (writes files).
 import { mkdir, readFile, rename, rm, writeFile, open } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { openLayer, resolveImage, type Descriptor, type PullOptions } from '../../oci/index.js';
-import { TOC_DIGEST_ANNOTATION, UNCOMPRESSED_SIZE_ANNOTATION } from '../../estargz/toc.js';
 import { writeEstargz } from '../../estargz/writer.js';
 
 export interface ConvertFlags {
@@ -13,8 +12,10 @@ export interface ConvertFlags {
   chunkSize?: number;
   /** A file listing one path per line to put first (`.prefetch.landmark`); `#` comments and blank lines ignored. */
   prioritize?: string;
-  /** gzip level; default 9 as Go's `Build`. */
+  /** gzip level (default 9 as Go's `Build`), or zstd level with `zstdChunked` (default 3). */
   compressionLevel?: number;
+  /** Write zstd:chunked layers (`tar+zstd`, manifest checksum/position annotations) instead of eStargz. */
+  zstdChunked?: boolean;
   /** Called after each layer with its index and new descriptor. */
   onLayer?: (index: number, total: number, desc: Descriptor) => void;
 }
@@ -22,6 +23,7 @@ export interface ConvertFlags {
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 export const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
+export const OCI_LAYER_ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 
 export async function convert(ref: string, opts: PullOptions, out: string, flags: ConvertFlags = {}): Promise<void> {
@@ -38,16 +40,14 @@ export async function convert(ref: string, opts: PullOptions, out: string, flags
       chunkSize: flags.chunkSize,
       prioritized,
       compressionLevel: flags.compressionLevel,
+      compression: flags.zstdChunked ? 'zstd' : 'gzip',
     });
     await writeBlob(blobs, layer.digest, layer.blob);
     const desc: Descriptor = {
-      mediaType: OCI_LAYER_GZIP,
+      mediaType: layer.mediaType,
       digest: layer.digest,
       size: layer.size,
-      annotations: {
-        [TOC_DIGEST_ANNOTATION]: layer.tocDigest,
-        [UNCOMPRESSED_SIZE_ANNOTATION]: String(layer.uncompressedSize),
-      },
+      annotations: layer.annotations,
     };
     layers.push(desc);
     diffIds.push(layer.diffId);

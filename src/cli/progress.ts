@@ -5,6 +5,8 @@ import type { BlobProgress } from '../../oci/index.js';
 export interface Progress {
   onProgress(p: BlobProgress): void;
   note(message: string): void;
+  /** Always printed, terminal or not. */
+  say(message: string): void;
   done(): void;
 }
 
@@ -51,7 +53,9 @@ export function createProgress(stream: NodeJS.WriteStream, opts: { notes: boolea
       }
     },
     note(message) {
-      if (!opts.notes) return;
+      if (opts.notes) this.say(message);
+    },
+    say(message) {
       clear();
       stream.write(`imagemounter: ${message}\n`);
     },

@@ -2,4 +2,6 @@
 export { createNodeFetch } from './file-fetch.js';
 export { nodeCredentials, normaliseAuthKey, type NodeCredentialOptions } from './credentials.js';
 export { nodeCodecs } from './codecs.js';
+export { startCorsProxy, type CorsProxy, type CorsProxyOptions } from './cors-proxy.js';
 export * from '../transport/index.js';
+export { DirCache, defaultCacheDir, type DirCacheOptions } from './cache-dir.js';

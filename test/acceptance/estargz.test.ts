@@ -196,7 +196,8 @@ describe('lazy pull of the eStargz image through the registry', () => {
 /** `cat` with stdout kept as bytes (runCli decodes UTF-8, which would mangle binary data). */
 async function catRaw(path: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'cat', ref(), path], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    // --no-cache: every read must reach the registry, as the other runs of this file do.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'cat', '--no-cache', ref(), path], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
     const outChunks: Buffer[] = [];
     let err = '';
     child.stdout.on('data', (b: Buffer) => outChunks.push(b));

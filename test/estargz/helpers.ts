@@ -169,3 +169,40 @@ export function craftBlob(files: { name: string; data: Uint8Array }[], edit?: (e
   parts.push(gzipSync(tarOne('stargz.index.json', json)), estargzFooter(tocOffset));
   return { blob: Buffer.concat(parts), tocDigest: sha256(json) };
 }
+
+export interface Gate extends Counter {
+  /** Hold the next blob Range request until `release()` (the ones after it pass). */
+  holdNext(): void;
+  /** Resolves with the Range header of the held request once it has been made. */
+  held: Promise<string>;
+  release(): void;
+}
+
+/** countingFetch whose next Range request can be held, to order background vs demand requests. */
+export function gatedFetch(): Gate {
+  const c = countingFetch();
+  let arm = false;
+  let onHeld!: (range: string) => void;
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  const g: Gate = {
+    ...c,
+    holdNext: () => void (arm = true),
+    held: new Promise<string>((r) => (onHeld = r)),
+    release: () => open(),
+    fetch: async (url, init) => {
+      const range = new Headers(init?.headers).get('range');
+      if (arm && range && /\/blobs\/sha256\//.test(url)) {
+        arm = false;
+        onHeld(range);
+        await opened;
+      }
+      const res = await c.fetch(url, init);
+      g.requests = c.requests;
+      g.bytes = c.bytes;
+      return res;
+    },
+  };
+  g.ranges = c.ranges;
+  return g;
+}

@@ -5,45 +5,15 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { extract, pack } from 'tar-stream';
+import { pack } from 'tar-stream';
 import { describe, expect, test } from 'vitest';
 import { parseFooter } from '../../estargz/footer.js';
 import { TOC_TAR_NAME, type Toc } from '../../estargz/toc.js';
 import { writeEstargz, type EstargzWriteOptions } from '../../estargz/writer.js';
-import { keepRawPax, RAW_PAX, type RawPax } from '../../src/fs/pax.js';
+import { parseTar, type Parsed } from './tar-parse.js';
 
 const GO = '/work/shared/fixtures/estargz';
 const sha = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
-interface Parsed {
-  name: string;
-  type: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  linkname: string;
-  data: Buffer;
-  xattrs: Record<string, string>;
-}
-
-export async function parseTar(tar: Uint8Array): Promise<Parsed[]> {
-  const ex = extract();
-  keepRawPax(ex);
-  const out: Parsed[] = [];
-  const done = (async () => {
-    for await (const s of ex) {
-      const h = s.header as typeof s.header & { pax?: { [RAW_PAX]?: RawPax } };
-      const parts: Buffer[] = [];
-      for await (const c of s) parts.push(c as Buffer);
-      const xattrs: Record<string, string> = {};
-      for (const [k, v] of h.pax?.[RAW_PAX] ?? []) if (k.startsWith('SCHILY.xattr.')) xattrs[k.slice(13)] = Buffer.from(v).toString('base64');
-      out.push({ name: h.name, type: h.type ?? 'file', mode: h.mode ?? 0, uid: h.uid ?? 0, gid: h.gid ?? 0, linkname: h.linkname ?? '', data: Buffer.concat(parts), xattrs });
-    }
-  })();
-  ex.end(Buffer.from(tar));
-  await done;
-  return out;
-}
 
 /** A small layer tar with every entry kind the TOC distinguishes. */
 async function makeTar(): Promise<Buffer> {

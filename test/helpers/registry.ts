@@ -25,7 +25,7 @@ const CORS_HEADERS = `    Access-Control-Allow-Origin: ["*"]
     Access-Control-Allow-Methods: ["GET", "HEAD", "OPTIONS"]
     Access-Control-Allow-Headers: ["*", "Authorization", "Range", "Accept", "Content-Type"]
     Access-Control-Expose-Headers: ["Content-Range", "Content-Length", "Docker-Content-Digest", "WWW-Authenticate", "Location"]
-    X-Content-Type-Options: [nosniff]`;
+`;
 
 async function waitReady(host: string, output: () => string, exited: () => boolean): Promise<void> {
   const deadline = Date.now() + 15_000;
@@ -43,7 +43,8 @@ async function waitReady(host: string, output: () => string, exited: () => boole
   }
 }
 
-export async function startRegistry(opts: { auth?: AuthMode } = {}): Promise<Registry> {
+/** `cors: false` serves no CORS headers, like Docker Hub (for the cors-proxy tests). */
+export async function startRegistry(opts: { auth?: AuthMode; cors?: boolean } = {}): Promise<Registry> {
   const auth = opts.auth ?? 'none';
   const dir = tempDir('registry');
   const port = await freePort();
@@ -73,7 +74,7 @@ http:
   addr: ${host}
   secret: imagemounter-test-secret
   headers:
-${CORS_HEADERS}
+${opts.cors === false ? '' : CORS_HEADERS}    X-Content-Type-Options: [nosniff]
 ${authYaml}`;
   const configPath = join(dir, 'config.yml');
   writeFileSync(configPath, config);
