@@ -43,14 +43,7 @@ export function decompressPrefix(kind: ChunkCompression, bytes: Uint8Array, want
       : `${what}: decompresses to ${got} bytes, expected at least ${want}`;
     throw new ImageError('BAD_TAR', message);
   }
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(want);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(parts, want);
 }
 
 /** Everything a gzip member (or several) decompresses to; BAD_TAR when corrupt. */

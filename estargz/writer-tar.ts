@@ -3,7 +3,7 @@
 // synchronously, the way Go's archive/tar rewrites them in estargz's AppendTar.
 import { extract } from 'tar-stream';
 import { ImageError } from '../oci/errors.js';
-import { keepRawPax, RAW_PAX, type RawPax } from '../src/fs/pax.js';
+import { keepRawPax, RAW_PAX, type TarStreamHeader as RawHeader } from '../src/fs/pax.js';
 
 export type WEntryType = 'reg' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
 
@@ -38,21 +38,6 @@ const TYPES: Record<string, WEntryType> = {
   fifo: 'fifo',
 };
 
-interface RawHeader {
-  name: string;
-  type?: string | null;
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  size?: number;
-  mtime?: Date;
-  linkname?: string | null;
-  uname?: string;
-  gname?: string;
-  devmajor?: number;
-  devminor?: number;
-  pax?: (Record<string, string> & { [RAW_PAX]?: RawPax }) | null;
-}
 
 const XATTR = 'SCHILY.xattr.';
 const text = new TextDecoder();

@@ -9,6 +9,23 @@ export const RAW_PAX = Symbol('raw PAX records');
 
 export type RawPax = Map<string, Uint8Array>;
 
+/** The runtime shape of a tar-stream header (its typings omit `pax`), with RAW_PAX attached. */
+export interface TarStreamHeader {
+  name: string;
+  type?: string | null;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  size?: number;
+  mtime?: Date;
+  linkname?: string | null;
+  uname?: string;
+  gname?: string;
+  devmajor?: number;
+  devminor?: number;
+  pax?: (Record<string, string> & { [RAW_PAX]?: RawPax }) | null;
+}
+
 const keyDecoder = new TextDecoder();
 
 /** Parses `"<len> <key>=<value>\n"` records; malformed records end the parse, as in tar-stream. */

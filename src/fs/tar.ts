@@ -5,7 +5,7 @@
 import { extract } from 'tar-stream';
 import type { Logger } from '../../oci/types.js';
 import { ImageError } from '../../oci/errors.js';
-import { keepRawPax, RAW_PAX, type RawPax } from './pax.js';
+import { keepRawPax, RAW_PAX, type TarStreamHeader as RawHeader } from './pax.js';
 
 export interface Timespec {
   sec: number;
@@ -39,20 +39,6 @@ export type TarVisitor = (entry: TarEntry) => ((chunk: Uint8Array) => void) | vo
 
 export type ByteSource = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 
-/** The runtime shape of a tar-stream header (its typings omit `pax`). */
-interface RawHeader {
-  name: string;
-  type?: string | null;
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  size?: number;
-  mtime?: Date;
-  linkname?: string | null;
-  devmajor?: number;
-  devminor?: number;
-  pax?: (Record<string, string> & { [RAW_PAX]?: RawPax }) | null;
-}
 
 const TYPES: Record<string, TarEntryType> = {
   file: 'reg',
