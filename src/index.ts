@@ -4,7 +4,7 @@
 import { layerCompression, openLayer, resolveImage, type PullOptions, type ResolvedImage } from '../oci/index.js';
 import { openLazyLayer, TOC_DIGEST_ANNOTATION, type ChunkCache, type LazyStats } from '../estargz/index.js';
 import { chunkCacheOf } from './cache/index.js';
-import { buildRouteTree, generateRuntimeSpecAsync, MemoryStore, Tree, type ContentStore } from './fs/index.js';
+import { buildRouteTree, generateRuntimeSpec, MemoryStore, Tree, type ContentStore } from './fs/index.js';
 
 export interface OpenImageOptions extends PullOptions {
   /** Where decompressed file contents live; an in-memory segmented store by default. */
@@ -72,7 +72,7 @@ export async function openImage(ref: string, opts: OpenImageOptions = {}): Promi
     opts.onLayer?.({ index, digest: layer.digest, ...stats });
   }
   // Async: lazily pulled files (e.g. /etc/passwd) are read over the network.
-  const runtimeSpec = await generateRuntimeSpecAsync(image.config, rootfs);
+  const runtimeSpec = await generateRuntimeSpec(image.config, rootfs);
   const tree = buildRouteTree(rootfs, {
     'config.json': new TextEncoder().encode(JSON.stringify(runtimeSpec, null, 2) + '\n'),
     'imageconfig.json': image.configBytes,

@@ -18,7 +18,6 @@ export { buildRouteTree, type RouteFiles } from './route.js';
 export { parsePasswd, parseGroup, resolveUser, type PasswdEntry, type GroupEntry, type ExecUser } from './passwd.js';
 export {
   generateRuntimeSpec,
-  generateRuntimeSpecAsync,
   buildSpec,
   DEFAULT_PATH,
   DEFAULT_CAPABILITIES,

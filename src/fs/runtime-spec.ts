@@ -50,16 +50,11 @@ export interface RuntimeSpec {
 }
 
 /**
- * Build the runtime spec. /etc/passwd and /etc/group are read through `rootfs`
- * (symlinks followed inside it), so the tree's store must answer reads synchronously
- * (MemoryStore does); use generateRuntimeSpecAsync otherwise.
+ * Build the runtime spec. /etc/passwd and /etc/group are read through `rootfs` (symlinks
+ * followed inside it; lazily pulled layers fetch them over the network).
  * Throws ImageError UNKNOWN_USER / UNKNOWN_GROUP when `User` names what the image lacks.
  */
-export function generateRuntimeSpec(config: ImageConfig, rootfs: Tree): RuntimeSpec {
-  return buildSpec(config, readSync(rootfs, '/etc/passwd'), readSync(rootfs, '/etc/group'));
-}
-
-export async function generateRuntimeSpecAsync(config: ImageConfig, rootfs: Tree): Promise<RuntimeSpec> {
+export async function generateRuntimeSpec(config: ImageConfig, rootfs: Tree): Promise<RuntimeSpec> {
   const [passwd, group] = await Promise.all([readText(rootfs, '/etc/passwd'), readText(rootfs, '/etc/group')]);
   return buildSpec(config, passwd, group);
 }
@@ -133,16 +128,6 @@ export function buildSpec(config: ImageConfig, passwd: string, group: string): R
 const decoder = new TextDecoder();
 
 /** A regular file's text, '' when absent (an image without /etc/passwd is common). */
-function readSync(tree: Tree, path: string): string {
-  const node = tree.resolve(path);
-  if (node?.type !== 'reg' || !node.content) return '';
-  const bytes = node.content.store.read(node.content.offset, node.size);
-  if (bytes instanceof Promise) {
-    throw new Error(`generateRuntimeSpec: the content store reads asynchronously; use generateRuntimeSpecAsync`);
-  }
-  return decoder.decode(bytes);
-}
-
 async function readText(tree: Tree, path: string): Promise<string> {
   const node = tree.resolve(path);
   if (node?.type !== 'reg') return '';

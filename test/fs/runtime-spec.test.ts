@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generateRuntimeSpec, generateRuntimeSpecAsync, type Tree } from '../../src/fs/index.js';
+import { generateRuntimeSpec, type Tree } from '../../src/fs/index.js';
 import { ImageError } from '../../oci/errors.js';
 import type { ImageConfig } from '../../oci/types.js';
 import { treeOf } from './helpers.js';
@@ -83,9 +83,9 @@ describe('generateRuntimeSpec', () => {
 
   it('works without /etc/passwd for numeric users, and asynchronously', async () => {
     const empty = await treeOf([{ name: 'bin/sh', content: '' }]);
-    expect((await generateRuntimeSpecAsync({ config: { User: '5:6' } }, empty)).process.user).toEqual({ uid: 5, gid: 6 });
-    expect(() => generateRuntimeSpec({ config: { User: 'root' } }, empty)).toThrow(/"root" not found/);
-    const s = await generateRuntimeSpecAsync({ config: { User: 'app' } }, await rootfs());
+    expect((await generateRuntimeSpec({ config: { User: '5:6' } }, empty)).process.user).toEqual({ uid: 5, gid: 6 });
+    await expect(generateRuntimeSpec({ config: { User: 'root' } }, empty)).rejects.toThrow(/"root" not found/);
+    const s = await generateRuntimeSpec({ config: { User: 'app' } }, await rootfs());
     expect(s.process.user).toEqual({ uid: 1000, gid: 1000, additionalGids: [10, 29] });
   });
 });
