@@ -17,6 +17,7 @@ debian_packages=(
   qemu-system-x86   # boots Debian's kernel as the real 9P client (TCG, no KVM needed)
   cpio              # packs the guest's initramfs
   diod              # native 9P2000.L server: the reference of the 9P benchmark
+  chromium          # the real browser of the page tests (driven by playwright-core)
 )
 
 missing=()
