@@ -32,6 +32,9 @@ Commands:
                              CORS headers, for pages pulling from registries that send
                              none: /http(s)/HOST[:PORT]/PATH → http(s)://HOST/PATH, or
                              every PATH → URL/PATH with --upstream; prints "listening URL"
+  web [--listen tcp:HOST:PORT] [--layout NAME=DIR ...]
+                             serve the hosted page (open URL/?image=REF) and OCI layouts
+                             on disk at URL/layouts/NAME; prints "listening URL"
 
 Options:
   --platform OS/ARCH[/VARIANT]  platform to pick from a multi-platform image (linux/amd64)
@@ -39,7 +42,8 @@ Options:
                                 registry credentials (also IMAGEMOUNTER_USERNAME and
                                 IMAGEMOUNTER_PASSWORD, then ~/.docker/config.json)
   --listen ADDRESS              where serve and serve-9p listen (tcp:127.0.0.1:5640; port 0 picks one),
-                                and cors-proxy (tcp:127.0.0.1:5080)
+                                cors-proxy (tcp:127.0.0.1:5080) and web (tcp:127.0.0.1:8080)
+  --layout NAME=DIR             web: also serve the OCI layout DIR at /layouts/NAME
   --upstream URL                cors-proxy: forward every request to this base URL
   --proxy URL                   pull through an imagemounter cors-proxy at URL
   --pcap FILE                   write every frame serve sees to FILE (pcap, for Wireshark)
@@ -60,6 +64,7 @@ export interface CliArgs {
   platform: string;
   listen: string;
   upstream?: string;
+  layouts: string[];
   proxy?: string;
   pcap?: string;
   out?: string;
@@ -74,7 +79,7 @@ export interface CliArgs {
   noBackgroundFetch: boolean;
 }
 
-const commands = new Set(['inspect', 'pull', 'convert', 'manifest', 'ls', 'cat', 'serve', 'serve-9p', 'cors-proxy', 'cache']);
+const commands = new Set(['inspect', 'pull', 'convert', 'manifest', 'ls', 'cat', 'serve', 'serve-9p', 'cors-proxy', 'cache', 'web']);
 
 export function parseCliArgs(argv: string[]): CliArgs {
   let parsed;
@@ -86,6 +91,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
         platform: { type: 'string', default: 'linux/amd64' },
         listen: { type: 'string' },
         upstream: { type: 'string' },
+        layout: { type: 'string', multiple: true },
         proxy: { type: 'string' },
         pcap: { type: 'string' },
         out: { type: 'string' },
@@ -111,9 +117,11 @@ export function parseCliArgs(argv: string[]): CliArgs {
   if (!help) {
     if (!commands.has(command)) throw new CliUsageError(command ? `unknown command "${command}" (see --help)` : 'missing command (see --help)');
     if (command === 'cors-proxy' && image) throw new CliUsageError(`cors-proxy: unexpected argument "${image}"`);
+    if (command === 'web' && image) throw new CliUsageError(`web: unexpected argument "${image}"`);
+    if (values.layout !== undefined && command !== 'web') throw new CliUsageError(`${command}: --layout is for web`);
     if (values.upstream !== undefined && command !== 'cors-proxy') throw new CliUsageError(`${command}: --upstream is for cors-proxy`);
     if (command === 'cache' && image !== 'ls' && image !== 'clear') throw new CliUsageError('cache: expected ls or clear');
-    if (!image && command !== 'cors-proxy') throw new CliUsageError(`${command}: missing IMAGE (see --help)`);
+    if (!image && command !== 'cors-proxy' && command !== 'web') throw new CliUsageError(`${command}: missing IMAGE (see --help)`);
     if (command === 'cat' && !path) throw new CliUsageError('cat: missing PATH');
     if (command === 'convert' && !values.out) throw new CliUsageError('convert: missing --out DIR');
     if (extra.length > 0 || (path !== undefined && (command === 'inspect' || command === 'pull' || command === 'convert' || command === 'manifest' || command === 'serve' || command === 'serve-9p'))) {
@@ -126,8 +134,9 @@ export function parseCliArgs(argv: string[]): CliArgs {
     image,
     path,
     platform: values.platform,
-    listen: values.listen ?? (command === 'cors-proxy' ? 'tcp:127.0.0.1:5080' : 'tcp:127.0.0.1:5640'),
+    listen: values.listen ?? (command === 'cors-proxy' ? 'tcp:127.0.0.1:5080' : command === 'web' ? 'tcp:127.0.0.1:8080' : 'tcp:127.0.0.1:5640'),
     upstream: values.upstream,
+    layouts: values.layout ?? [],
     proxy: values.proxy,
     pcap: values.pcap,
     out: values.out,

@@ -5,3 +5,4 @@ export { nodeCodecs } from './codecs.js';
 export { startCorsProxy, type CorsProxy, type CorsProxyOptions } from './cors-proxy.js';
 export * from '../transport/index.js';
 export { DirCache, defaultCacheDir, type DirCacheOptions } from './cache-dir.js';
+export { startWebServer, type WebServer, type WebServerOptions } from './web-server.js';

@@ -1,0 +1,28 @@
+// Bundles the hosted page (src/web/page.ts) and its mount worker for the browser into
+// dist/web/, with index.html and style.css beside them. `node scripts/build-web.mjs`
+// or `buildWeb({ outdir })` from a script or test.
+import { build } from 'esbuild';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = fileURLToPath(new URL('../', import.meta.url));
+
+export async function buildWeb({ outdir = join(repo, 'dist/web') } = {}) {
+  outdir = resolve(outdir);
+  mkdirSync(outdir, { recursive: true });
+  await build({
+    entryPoints: { page: join(repo, 'src/web/page.ts'), 'mount-worker': join(repo, 'src/web/mount-worker.ts') },
+    outdir,
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    sourcemap: true,
+    logLevel: 'warning',
+  });
+  for (const f of ['index.html', 'style.css']) copyFileSync(join(repo, 'src/web', f), join(outdir, f));
+  return outdir;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await buildWeb();

@@ -1,0 +1,78 @@
+// Turns a failed pull into plain words: what happened and what to do about it.
+import type { ErrorInfo } from './protocol.js';
+
+export interface Explanation {
+  title: string;
+  lines: string[];
+}
+
+export const CORS_HEADERS = [
+  'Access-Control-Allow-Origin (e.g. *)',
+  'Access-Control-Allow-Headers (Authorization, Range, Accept)',
+  'Access-Control-Expose-Headers (Content-Range, Docker-Content-Digest, WWW-Authenticate)',
+];
+
+function isFetchFailure(e: ErrorInfo): boolean {
+  const text = `${e.cause ?? ''} ${e.message}`;
+  return /Failed to fetch|NetworkError|Load failed|network error/i.test(text);
+}
+
+function unauthorized(where: string, e: ErrorInfo): Explanation {
+  return {
+    title: `${where} asks for credentials (401 Unauthorized).`,
+    lines: [
+      'This page cannot send registry credentials yet.',
+      'Pull it with the command line instead: `imagemounter pull IMAGE --username USER --password PASS` (or IMAGEMOUNTER_USERNAME / IMAGEMOUNTER_PASSWORD, or ~/.docker/config.json).',
+      `Details: ${e.message}`,
+    ],
+  };
+}
+
+export function explainError(e: ErrorInfo): Explanation {
+  const where = e.target ? new URL(e.target).host : e.ref;
+  const corsFailure = e.code === 'NETWORK' && e.crossOrigin && isFetchFailure(e) && !e.proxied;
+  // The real request was refused at its preflight, but a plain GET got a 401.
+  if (corsFailure && e.probeStatus === 401) return unauthorized(where, e);
+  if (corsFailure && e.probeStatus !== undefined) {
+    return {
+      title: `${where} answers, but refused the browser's CORS preflight (OPTIONS) for the pull's requests.`,
+      lines: [
+        'Preflights must get a 2xx answer, without credentials, carrying:',
+        ...CORS_HEADERS.map((h) => `  • ${h}`),
+        'Or pull through `imagemounter cors-proxy` and add `&proxy=URL` to this page\'s address.',
+        `Details: ${e.message}`,
+      ],
+    };
+  }
+  if (corsFailure) {
+    return {
+      title: `The browser may not read ${where}: the server sends no CORS headers (or it cannot be reached).`,
+      lines: [
+        `A page on ${location.origin} can only read a registry on another origin when the registry allows it. Its responses must carry:`,
+        ...CORS_HEADERS.map((h) => `  • ${h}`),
+        'Or run a proxy that adds them: `imagemounter cors-proxy --listen tcp:127.0.0.1:5080`, then add `&proxy=http://127.0.0.1:5080` to this page\'s address.',
+        `Details: ${e.message}`,
+      ],
+    };
+  }
+  switch (e.code) {
+    case 'UNAUTHORIZED':
+      return unauthorized(where, e);
+    case 'NOT_FOUND':
+      return {
+        title: `Not found (404): ${e.ref}`,
+        lines: ['Check the repository name and the tag or digest; the server has no such image.', `Details: ${e.message}`],
+      };
+    case 'NO_MATCHING_PLATFORM':
+      return {
+        title: `The image has no variant for the requested platform.`,
+        lines: [e.message, 'Pick one of them with `&platform=OS/ARCH[/VARIANT]` in this page\'s address.'],
+      };
+    case 'BAD_REFERENCE':
+      return { title: `Not an image reference: ${e.ref}`, lines: [e.message] };
+    case 'NETWORK':
+      return { title: `Could not reach ${where}.`, lines: [e.message] };
+    default:
+      return { title: `Pulling ${e.ref} failed${e.code ? ` (${e.code})` : ''}.`, lines: [e.message] };
+  }
+}

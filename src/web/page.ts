@@ -1,0 +1,137 @@
+// The hosted page: ?image=<registry ref | OCI layout URL>[&platform=OS/ARCH][&proxy=URL].
+// The pull and the mounted tree live in a worker (mount-worker.ts); the page shows the
+// progress, errors in plain words, and a read-only browser of the rootfs.
+import { explainError } from './explain.js';
+import { FileBrowser, type TreeSource } from './file-browser.js';
+import { formatBytes } from './format.js';
+import { ProgressView } from './progress-view.js';
+import type { DirEntry, FromWorker, MountedSummary, ToWorker } from './protocol.js';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+function main(): void {
+  const params = new URLSearchParams(location.search);
+  const image = params.get('image') ?? '';
+  const form = $<HTMLFormElement>('open-form');
+  for (const name of ['image', 'platform', 'proxy']) (form.elements.namedItem(name) as HTMLInputElement).value = params.get(name) ?? '';
+  if (!image) {
+    setStatus('Give an image: a registry reference (127.0.0.1:5000/app:1) or an OCI layout URL.');
+    return;
+  }
+  document.title = `${image} — imagemounter`;
+  const worker = new Worker(new URL('./mount-worker.js', import.meta.url), { type: 'module' });
+  const progress = new ProgressView($('progress'));
+  const pending = new Map<number, (m: FromWorker) => void>();
+  let nextId = 1;
+  const ask = (m: ToWorker & { id: number }) => new Promise<FromWorker>((resolve) => {
+    pending.set(m.id, resolve);
+    worker.postMessage(m);
+  });
+  const source: TreeSource = {
+    async list(path) {
+      const r = await ask({ type: 'list', id: nextId++, path });
+      if (r.type !== 'listing' || !r.entries) throw new Error(r.type === 'listing' ? r.error : 'unexpected reply');
+      return r.entries as DirEntry[];
+    },
+    async read(path, max) {
+      const r = await ask({ type: 'read', id: nextId++, path, max });
+      if (r.type !== 'file' || !r.bytes) throw new Error(r.type === 'file' ? r.error : 'unexpected reply');
+      return { size: r.size ?? r.bytes.length, bytes: r.bytes };
+    },
+  };
+  setStatus(`Pulling ${image}…`);
+  worker.onmessage = (ev: MessageEvent<FromWorker>) => {
+    const m = ev.data;
+    switch (m.type) {
+      case 'log':
+        return log(m.level, m.message);
+      case 'progress':
+        return progress.progress(m.digest, m.loaded, m.total);
+      case 'layer':
+        return progress.layer(m.digest, m.bytes, m.lazy);
+      case 'mounted':
+        return void mountedView(m.summary, source);
+      case 'error':
+        return showError(explainError(m.error));
+      case 'listing':
+      case 'file': {
+        const done = pending.get(m.id);
+        pending.delete(m.id);
+        return done?.(m);
+      }
+    }
+  };
+  worker.onerror = (ev) => showError({ title: 'The mount worker failed to start.', lines: [ev.message || 'see the browser console'] });
+  const open: ToWorker = { type: 'open', ref: image };
+  const platform = params.get('platform');
+  const proxy = params.get('proxy');
+  if (platform) open.platform = platform;
+  if (proxy) open.proxy = proxy;
+  worker.postMessage(open);
+}
+
+async function mountedView(s: MountedSummary, source: TreeSource): Promise<void> {
+  const pct = s.total > 0 ? ` (${((s.fetched / s.total) * 100).toFixed(1)}%)` : '';
+  const lazy = s.lazy ? `, ${s.lazy.requests} range requests for lazy layers` : '';
+  setStatus(`Mounted ${s.canonical} (${s.platform}).`);
+  const summary = $('summary');
+  summary.hidden = false;
+  summary.replaceChildren(
+    line(`rootfs served: ${s.entries} entries, fetched ${s.fetched} of ${s.total} bytes${pct}${lazy}`, 'served'),
+    line(`manifest ${s.manifestDigest}; ${formatBytes(s.total)} of layers`, 'hint'),
+    vmLine(),
+  );
+  const browserEl = $('browser');
+  browserEl.hidden = false;
+  const browser = new FileBrowser(browserEl, source);
+  try {
+    await browser.open('/');
+  } catch (e) {
+    showError({ title: 'Could not list the rootfs.', lines: [(e as Error).message] });
+  }
+}
+
+function vmLine(): HTMLElement {
+  const p = line('no VM image given: see README for container2wasm VMs (?vm=)', 'vm');
+  p.append(' — build one with ');
+  const a = document.createElement('a');
+  a.href = 'https://github.com/container2wasm/container2wasm';
+  a.textContent = 'c2w --external-bundle';
+  p.append(a, '; this page still pulls and mounts the image and lets you browse it.');
+  return p;
+}
+
+function line(text: string, cls: string): HTMLElement {
+  const p = document.createElement('p');
+  p.className = cls;
+  p.textContent = text;
+  return p;
+}
+
+function setStatus(text: string): void {
+  $('status').textContent = text;
+}
+
+function log(level: 'info' | 'warn', message: string): void {
+  const logEl = $('log');
+  logEl.hidden = false;
+  const li = document.createElement('li');
+  li.className = level;
+  li.textContent = message;
+  $('log-list').append(li);
+}
+
+function showError(x: { title: string; lines: string[] }): void {
+  setStatus('Failed.');
+  // A failure before the first layer leaves nothing worth showing in the progress panel.
+  if (!document.querySelector('#progress tbody tr')) $('progress').hidden = true;
+  const el = $('error');
+  el.hidden = false;
+  const h = document.createElement('h2');
+  h.textContent = x.title;
+  const ul = document.createElement('div');
+  for (const l of x.lines) ul.append(line(l, 'detail'));
+  el.replaceChildren(h, ul);
+}
+
+main();
