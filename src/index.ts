@@ -101,3 +101,4 @@ export {
 } from './net/index.js';
 // container2wasm's SharedArrayBuffer rings: the stack worker's and the VM worker's ends.
 export { attachStackToRings, createRingBuffers, vmRingEndpoint, writeMeta, type RingBuffers } from './transport/rings.js';
+export { mountImage, type MountImageOptions, type MountedImageSession, type AttachedLink, type AttachedRings, type AttachOptions, type ByteLinkTransport } from './mount.js';
