@@ -3,7 +3,7 @@
 
 import { Inflate } from 'pako';
 import { Decompress } from 'fzstd';
-import { ImageError } from '../oci/errors.js';
+import { concatBytes, ImageError } from '../oci/index.js';
 
 export type ChunkCompression = 'gzip' | 'zstd';
 
@@ -43,7 +43,7 @@ export function decompressPrefix(kind: ChunkCompression, bytes: Uint8Array, want
       : `${what}: decompresses to ${got} bytes, expected at least ${want}`;
     throw new ImageError('BAD_TAR', message);
   }
-  return concat(parts, want);
+  return concatBytes(parts, want);
 }
 
 /** Everything a gzip member (or several) decompresses to; BAD_TAR when corrupt. */
@@ -58,7 +58,7 @@ export function gunzipAll(bytes: Uint8Array, what: string, max: number): Uint8Ar
   };
   inf.push(bytes, true);
   if (inf.err) throw new ImageError('BAD_TAR', `${what}: ${inf.msg || `zlib error ${inf.err}`}`);
-  return concat(parts, total);
+  return concatBytes(parts, total);
 }
 
 /** A whole zstd frame; BAD_TAR when corrupt. */
@@ -98,13 +98,3 @@ export function tarEntryContent(tar: Uint8Array, name: string, what: string): Ui
   throw new ImageError('BAD_TAR', `${what}: no ${name} entry`);
 }
 
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}

@@ -2,7 +2,7 @@
 // repo's raw-PAX hook so xattr values stay bytes) and encodes ustar/PAX headers
 // synchronously, the way Go's archive/tar rewrites them in estargz's AppendTar.
 import { extract } from 'tar-stream';
-import { ImageError } from '../oci/errors.js';
+import { concatBytes, ImageError } from '../oci/index.js';
 import { keepRawPax, RAW_PAX, type TarStreamHeader as RawHeader } from '../src/fs/pax.js';
 
 export type WEntryType = 'reg' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
@@ -154,12 +154,12 @@ export function encodeHeader(e: WEntry): Uint8Array {
   for (const [k, v] of [...e.xattrs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) pax.push([XATTR + k, v]);
   const main = ustar(e, TYPEFLAG[e.type]);
   if (!pax.length) return main;
-  const body = concat(pax.map(([k, v]) => paxRecord(k, v)));
+  const body = concatBytes(pax.map(([k, v]) => paxRecord(k, v)));
   const dir = e.name.replace(/\/+$/, '').split('/');
   const base = dir.pop() ?? '';
   const paxName = [...dir, 'PaxHeaders.0', base].filter(Boolean).join('/').slice(0, 100);
   const head = ustar({ ...e, name: paxName, linkname: '', size: body.length, uname: '', gname: '', uid: 0, gid: 0, mtimeSec: 0, mode: 0o644 }, 'x');
-  return concat([head, body, new Uint8Array(padding(body.length)), main]);
+  return concatBytes([head, body, new Uint8Array(padding(body.length)), main]);
 }
 
 /** A ustar header for a plain regular file (the TOC entry: mode 0, no owner, mtime 0). */
@@ -204,7 +204,7 @@ function paxRecord(key: string, value: Uint8Array): Uint8Array {
   const rest = utf8.encode(` ${key}=`).length + value.length + 1;
   let len = rest + String(rest).length;
   if (String(len).length !== String(len - rest).length) len = rest + String(len).length;
-  return concat([utf8.encode(`${len} ${key}=`), value, utf8.encode('\n')]);
+  return concatBytes([utf8.encode(`${len} ${key}=`), value, utf8.encode('\n')]);
 }
 
 function formatPaxTime(sec: number, nsec: number): string {
@@ -213,12 +213,3 @@ function formatPaxTime(sec: number, nsec: number): string {
   return `${sec}.${String(nsec).padStart(9, '0')}`.replace(/0+$/, '');
 }
 
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}

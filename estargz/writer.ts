@@ -14,7 +14,8 @@ import {
   ZSTD_MANIFEST_CHECKSUM_ANNOTATION, ZSTD_MANIFEST_POSITION_ANNOTATION, type Toc, type TocEntry,
 } from './toc.js';
 import { cleanEntryName, sortEntries } from './writer-order.js';
-import { concat, encodeHeader, padding, plainFileHeader, readEntries, type WEntry } from './writer-tar.js';
+import { concatBytes } from '../oci/index.js';
+import { encodeHeader, padding, plainFileHeader, readEntries, type WEntry } from './writer-tar.js';
 import { marshalToc, NameTracker, tocEntryOf } from './writer-toc.js';
 
 export interface EstargzWriteOptions {
@@ -131,7 +132,7 @@ class ZstdMembers extends Members {
 
   close(): void {
     if (!this.parts.length) return;
-    const data = concat(this.parts);
+    const data = concatBytes(this.parts);
     this.parts = [];
     this.emit(this.zstd.compress(data, this.level));
   }
@@ -263,7 +264,7 @@ export async function writeEstargz(
   } else {
     // The TOC member: a tar holding stargz.index.json, then the end-of-archive.
     const tocOffset = w.compressed;
-    w.write(concat([plainFileHeader(TOC_TAR_NAME, json.length), json, new Uint8Array(padding(json.length)), END_OF_ARCHIVE]));
+    w.write(concatBytes([plainFileHeader(TOC_TAR_NAME, json.length), json, new Uint8Array(padding(json.length)), END_OF_ARCHIVE]));
     w.close();
     w.emit(estargzFooter(tocOffset));
   }

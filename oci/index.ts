@@ -6,4 +6,5 @@ export { layerCompression, type Compression } from './media-types.js';
 export { decompressStream, sniffCompression, type DecompressOptions } from './decompress.js';
 export { resolveImage, openBlob, openLayer, fetchBlobRange } from './resolve.js';
 export { proxyFetch } from './proxy.js';
+export { concat as concatBytes } from './http.js';
 export * from './types.js';

@@ -49,15 +49,8 @@ export async function tarOf(entries: E[]): Promise<Uint8Array> {
   return concat(out);
 }
 
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+import { concatBytes as concat } from '../../oci/index.js';
+export { concat };
 
 /** Yields `bytes` in pieces of `size` (tests odd chunking across header boundaries). */
 export async function* chunked(bytes: Uint8Array, size = 4096): AsyncGenerator<Uint8Array> {
