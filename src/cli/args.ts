@@ -32,7 +32,7 @@ Commands:
                              CORS headers, for pages pulling from registries that send
                              none: /http(s)/HOST[:PORT]/PATH → http(s)://HOST/PATH, or
                              every PATH → URL/PATH with --upstream; prints "listening URL"
-  web [--listen tcp:HOST:PORT] [--layout NAME=DIR ...]
+  web [--listen tcp:HOST:PORT] [--layout NAME=DIR ...] [--vm-bridge ADDRESS]
                              serve the hosted page (open URL/?image=REF) and OCI layouts
                              on disk at URL/layouts/NAME; prints "listening URL"
 
@@ -45,6 +45,9 @@ Options:
                                 cors-proxy (tcp:127.0.0.1:5080) and web (tcp:127.0.0.1:8080)
   --layout NAME=DIR             web: also serve the OCI layout DIR at /layouts/NAME
   --upstream URL                cors-proxy: forward every request to this base URL
+  --vm-bridge ADDRESS           web: a native VM's NIC (qemu -netdev stream) connects to
+                                ADDRESS and reaches the page's mounter through a WebSocket
+                                (the page opens it with ?vm=ws://…, printed at start)
   --proxy URL                   pull through an imagemounter cors-proxy at URL
   --pcap FILE                   write every frame serve sees to FILE (pcap, for Wireshark)
   --out DIR                     where convert writes the OCI layout
@@ -65,6 +68,7 @@ export interface CliArgs {
   listen: string;
   upstream?: string;
   layouts: string[];
+  vmBridge?: string;
   proxy?: string;
   pcap?: string;
   out?: string;
@@ -92,6 +96,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
         listen: { type: 'string' },
         upstream: { type: 'string' },
         layout: { type: 'string', multiple: true },
+        'vm-bridge': { type: 'string' },
         proxy: { type: 'string' },
         pcap: { type: 'string' },
         out: { type: 'string' },
@@ -119,6 +124,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     if (command === 'cors-proxy' && image) throw new CliUsageError(`cors-proxy: unexpected argument "${image}"`);
     if (command === 'web' && image) throw new CliUsageError(`web: unexpected argument "${image}"`);
     if (values.layout !== undefined && command !== 'web') throw new CliUsageError(`${command}: --layout is for web`);
+    if (values['vm-bridge'] !== undefined && command !== 'web') throw new CliUsageError(`${command}: --vm-bridge is for web`);
     if (values.upstream !== undefined && command !== 'cors-proxy') throw new CliUsageError(`${command}: --upstream is for cors-proxy`);
     if (command === 'cache' && image !== 'ls' && image !== 'clear') throw new CliUsageError('cache: expected ls or clear');
     if (!image && command !== 'cors-proxy' && command !== 'web') throw new CliUsageError(`${command}: missing IMAGE (see --help)`);
@@ -137,6 +143,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     listen: values.listen ?? (command === 'cors-proxy' ? 'tcp:127.0.0.1:5080' : command === 'web' ? 'tcp:127.0.0.1:8080' : 'tcp:127.0.0.1:5640'),
     upstream: values.upstream,
     layouts: values.layout ?? [],
+    vmBridge: values['vm-bridge'],
     proxy: values.proxy,
     pcap: values.pcap,
     out: values.out,

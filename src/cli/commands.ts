@@ -14,7 +14,7 @@ import { web } from './web.js';
 
 export async function runCommand(args: CliArgs): Promise<void> {
   if (args.command === 'cors-proxy') return corsProxy(args.listen, args.upstream);
-  if (args.command === 'web') return web(args.listen, args.layouts);
+  if (args.command === 'web') return web(args.listen, args.layouts, args.vmBridge);
   if (args.command === 'cache') return cache(args.image as 'ls' | 'clear');
   const image = localLayoutPath(args.image);
   const progress = createProgress(process.stderr, { notes: process.stderr.isTTY === true || args.debug });

@@ -2,6 +2,7 @@
 // with cross-origin isolation headers. Prints "listening URL" and runs until SIGTERM/SIGINT.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { startVmBridge, type VmBridge } from '../node/vm-bridge.js';
 import { startWebServer } from '../node/web-server.js';
 import { parseListenSpec } from '../transport/index.js';
 
@@ -14,7 +15,9 @@ function webRoot(): string {
   throw new Error('web: the page is not built (run `npm run build`, which writes dist/web)');
 }
 
-export async function web(listen: string, layouts: string[]): Promise<void> {
+const log = (m: string) => void process.stderr.write(`imagemounter: ${m}\n`);
+
+export async function web(listen: string, layouts: string[], vmBridge?: string): Promise<void> {
   const spec = parseListenSpec(listen);
   if (spec.kind !== 'tcp') throw new Error(`web: --listen ${JSON.stringify(listen)}: expected tcp:HOST:PORT`);
   const extra: Record<string, string> = {};
@@ -25,10 +28,15 @@ export async function web(listen: string, layouts: string[]): Promise<void> {
     extra[`/layouts/${m[1]}`] = m[2]!;
   }
   const server = await startWebServer({ root: webRoot(), host: spec.host, port: spec.port, extra });
+  let bridge: VmBridge | undefined;
+  if (vmBridge !== undefined) {
+    bridge = await startVmBridge({ vm: parseListenSpec(vmBridge), wsHost: spec.host, logger: { info: log, warn: log } });
+    process.stdout.write(`vm-bridge ${bridge.vmAddress} ${bridge.wsUrl}\n`);
+  }
   process.stdout.write(`listening ${server.url}\n`);
   for (const name of Object.keys(extra)) process.stdout.write(`layout ${server.url}${name} → ${server.url}/?image=${encodeURIComponent(server.url + name)}\n`);
   await new Promise<void>((done) => {
-    const stop = () => void server.close().then(done);
+    const stop = () => void Promise.all([server.close(), bridge?.close()]).then(() => done());
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });

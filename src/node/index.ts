@@ -6,3 +6,4 @@ export { startCorsProxy, type CorsProxy, type CorsProxyOptions } from './cors-pr
 export * from '../transport/index.js';
 export { DirCache, defaultCacheDir, type DirCacheOptions } from './cache-dir.js';
 export { startWebServer, type WebServer, type WebServerOptions } from './web-server.js';
+export { startVmBridge, type VmBridge, type VmBridgeOptions, type VmBridgeStats } from './vm-bridge.js';

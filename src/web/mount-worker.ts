@@ -1,6 +1,8 @@
-// The mount worker: pulls and mounts the image with openImage (IndexedDB as the pull
-// cache) and answers the page's listing and read requests from the mounted rootfs.
-import { ImageError, IndexedDbCache, formatPlatform, openImage, parseReference, type MountedImage, type Tree } from '../index.js';
+// The mount worker: pulls and mounts the image with mountImage (IndexedDB as the pull
+// cache), serves the VM's network on c2w's rings when the page gives them (the stack
+// worker's job, so one pull serves both), and answers the page's listing and read
+// requests from the mounted rootfs.
+import { ImageError, IndexedDbCache, formatPlatform, mountImage, parseReference, writeMeta, type MountedImage, type Tree } from '../index.js';
 import type { DirEntry, ErrorInfo, FromWorker, OpenRequest, ToWorker } from './protocol.js';
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
@@ -15,7 +17,8 @@ self.addEventListener('message', (ev: MessageEvent<ToWorker>) => {
 
 async function open(req: OpenRequest): Promise<void> {
   try {
-    mounted = await openImage(req.ref, {
+    const session = await mountImage({
+      image: req.ref,
       cache: new IndexedDbCache({ logger: { warn: (message) => post({ type: 'log', level: 'warn', message }) } }),
       ...(req.platform ? { platform: req.platform } : {}),
       ...(req.proxy ? { proxy: req.proxy } : {}),
@@ -29,6 +32,13 @@ async function open(req: OpenRequest): Promise<void> {
       onProgress: (p) => post({ type: 'progress', ...p }),
       onLayer: (l) => post({ type: 'layer', index: l.index, digest: l.digest, entries: l.entries, bytes: l.bytes, lazy: l.lazy === true }),
     });
+    mounted = session.mounted;
+    if (req.rings) {
+      session.attachRings(req.rings, { onClose: (reason) => post({ type: 'vm-link', state: 'closed', reason }) });
+      // c2w's VM waits for its HTTPS proxy's CA certificate on metaFromNet; there is no
+      // such proxy here, so it gets an empty one, marked complete.
+      await writeMeta(req.rings, new Uint8Array(0));
+    }
     const { image, rootfs, lazy } = mounted;
     let entries = 0;
     for (const _ of rootfs.walk()) entries++;

@@ -1,11 +1,14 @@
-// The hosted page: ?image=<registry ref | OCI layout URL>[&platform=OS/ARCH][&proxy=URL].
-// The pull and the mounted tree live in a worker (mount-worker.ts); the page shows the
-// progress, errors in plain words, and a read-only browser of the rootfs.
+// The hosted page: ?image=<registry ref | OCI layout URL>[&platform=OS/ARCH][&proxy=URL]
+// [&vm=ws://HOST:PORT]. The pull, the mounted tree and the VM's network stack live in a
+// worker (mount-worker.ts); the page shows the progress, errors in plain words, a
+// read-only browser of the rootfs, and links a VM to the stack through c2w's rings.
+import { createRingBuffers, type RingBuffers } from '../transport/rings.js';
 import { explainError } from './explain.js';
 import { FileBrowser, type TreeSource } from './file-browser.js';
 import { formatBytes } from './format.js';
 import { ProgressView } from './progress-view.js';
-import type { DirEntry, FromWorker, MountedSummary, ToWorker } from './protocol.js';
+import type { DirEntry, FromWorker, MountedSummary, OpenRequest, ToWorker } from './protocol.js';
+import { connectWebSocketVm } from './vm-websocket.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -13,12 +16,28 @@ function main(): void {
   const params = new URLSearchParams(location.search);
   const image = params.get('image') ?? '';
   const form = $<HTMLFormElement>('open-form');
-  for (const name of ['image', 'platform', 'proxy']) (form.elements.namedItem(name) as HTMLInputElement).value = params.get(name) ?? '';
+  for (const name of ['image', 'platform', 'proxy', 'vm']) (form.elements.namedItem(name) as HTMLInputElement).value = params.get(name) ?? '';
   if (!image) {
     setStatus('Give an image: a registry reference (127.0.0.1:5000/app:1) or an OCI layout URL.');
     return;
   }
   document.title = `${image} — imagemounter`;
+  const vm = params.get('vm');
+  let rings: RingBuffers | undefined;
+  if (vm) {
+    if (!/^wss?:\/\//.test(vm)) {
+      showError({ title: `?vm=${vm}: not a VM this page can run.`, lines: ['Give ?vm=ws://HOST:PORT (a native VM behind `imagemounter web --vm-bridge`).'] });
+      return;
+    }
+    if (!self.crossOriginIsolated) {
+      showError({
+        title: 'This page is not cross-origin isolated, so it cannot share memory with a VM.',
+        lines: ['Serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp (imagemounter web does).'],
+      });
+      return;
+    }
+    rings = createRingBuffers();
+  }
   const worker = new Worker(new URL('./mount-worker.js', import.meta.url), { type: 'module' });
   const progress = new ProgressView($('progress'));
   const pending = new Map<number, (m: FromWorker) => void>();
@@ -50,7 +69,10 @@ function main(): void {
       case 'layer':
         return progress.layer(m.digest, m.bytes, m.lazy);
       case 'mounted':
-        return void mountedView(m.summary, source);
+        if (vm && rings) connectWebSocketVm(vm, rings, $('vm-status'));
+        return void mountedView(m.summary, source, vm);
+      case 'vm-link':
+        return log('info', `VM network link closed: ${m.reason}`);
       case 'error':
         return showError(explainError(m.error));
       case 'listing':
@@ -62,7 +84,8 @@ function main(): void {
     }
   };
   worker.onerror = (ev) => showError({ title: 'The mount worker failed to start.', lines: [ev.message || 'see the browser console'] });
-  const open: ToWorker = { type: 'open', ref: image };
+  const open: OpenRequest = { type: 'open', ref: image };
+  if (rings) open.rings = rings;
   const platform = params.get('platform');
   const proxy = params.get('proxy');
   if (platform) open.platform = platform;
@@ -70,7 +93,7 @@ function main(): void {
   worker.postMessage(open);
 }
 
-async function mountedView(s: MountedSummary, source: TreeSource): Promise<void> {
+async function mountedView(s: MountedSummary, source: TreeSource, vm: string | null): Promise<void> {
   const pct = s.total > 0 ? ` (${((s.fetched / s.total) * 100).toFixed(1)}%)` : '';
   const lazy = s.lazy ? `, ${s.lazy.requests} range requests for lazy layers` : '';
   setStatus(`Mounted ${s.canonical} (${s.platform}).`);
@@ -79,7 +102,7 @@ async function mountedView(s: MountedSummary, source: TreeSource): Promise<void>
   summary.replaceChildren(
     line(`rootfs served: ${s.entries} entries, fetched ${s.fetched} of ${s.total} bytes${pct}${lazy}`, 'served'),
     line(`manifest ${s.manifestDigest}; ${formatBytes(s.total)} of layers`, 'hint'),
-    vmLine(),
+    ...(vm ? [] : [vmLine()]),
   );
   const browserEl = $('browser');
   browserEl.hidden = false;

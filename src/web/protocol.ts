@@ -1,11 +1,14 @@
 // Messages between the page and the mount worker. The tree lives in the worker; the page
 // asks for one directory listing or one file head at a time.
+import type { RingBuffers } from '../transport/rings.js';
 
 export interface OpenRequest {
   type: 'open';
   ref: string;
   platform?: string;
   proxy?: string;
+  /** c2w's rings of the VM link, when the page runs or bridges a VM. */
+  rings?: RingBuffers;
 }
 export interface ListRequest {
   type: 'list';
@@ -66,6 +69,7 @@ export type FromWorker =
   | { type: 'progress'; digest: string; loaded: number; total: number }
   | { type: 'layer'; index: number; digest: string; entries: number; bytes: number; lazy: boolean }
   | { type: 'mounted'; summary: MountedSummary }
+  | { type: 'vm-link'; state: 'closed'; reason: string }
   | { type: 'error'; error: ErrorInfo }
   | { type: 'listing'; id: number; path: string; entries?: DirEntry[]; error?: string }
   | { type: 'file'; id: number; path: string; size?: number; bytes?: Uint8Array; error?: string };
