@@ -1,8 +1,10 @@
 // A CORS proxy for registries that send no CORS headers (Docker Hub): a page pulls through
 // it with PullOptions.proxy. Routing is by path prefix,
 //   GET {proxy}/{scheme}/{host[:port]}/{path}?{query}  →  {scheme}://{host}/{path}?{query}
-// or, with `upstream`, every {proxy}/{path} → {upstream}/{path}. Only GET and HEAD are
-// forwarded, with the request headers a registry needs; redirects (blob storage) are
+// or, with `upstream`, every {proxy}/{path} → {upstream}/{path}. GET and HEAD are
+// forwarded, with the request headers a registry needs, and so are form POSTs (at most
+// 64 KiB): the OAuth2 token request that trades a refresh (identity) token for an access
+// token, which a browser can only send through here. Redirects (blob storage) are
 // followed here, never taking Authorization to another origin; bodies stream with
 // backpressure; a bearer challenge's realm is rewritten to point back through the proxy
 // so the browser's token request gets CORS headers too.
@@ -32,6 +34,8 @@ export interface CorsProxy {
 }
 
 const MAX_URL = 8192;
+const MAX_FORM = 64 * 1024;
+const FORM_TYPE = 'application/x-www-form-urlencoded';
 const MAX_HOPS = 10;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const LOOP_HEADER = 'x-imagemounter-cors-proxy';
@@ -82,18 +86,20 @@ export async function startCorsProxy(opts: CorsProxyOptions): Promise<CorsProxy>
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
     if (method === 'OPTIONS') {
-      res.writeHead(204, { ...CORS, 'access-control-allow-methods': 'GET, HEAD, OPTIONS', 'access-control-max-age': '600', 'content-length': '0' });
+      res.writeHead(204, { ...CORS, 'access-control-allow-methods': 'GET, HEAD, POST, OPTIONS', 'access-control-max-age': '600', 'content-length': '0' });
       res.end();
       return;
     }
     let target: string;
+    let form: Buffer | undefined;
     try {
-      if (method !== 'GET' && method !== 'HEAD') throw new ProxyError(405, `method ${method} not allowed (GET and HEAD only)`);
+      if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') throw new ProxyError(405, `method ${method} not allowed (GET, HEAD and form POST only)`);
       if (req.headers[LOOP_HEADER]) throw new ProxyError(508, 'request loops through the proxy');
       target = route(req.url ?? '');
+      if (method === 'POST') form = await readForm(req);
     } catch (e) {
       if (e instanceof ProxyError) {
-        sendText(res, e.status, e.message, e.status === 405 ? { allow: 'GET, HEAD, OPTIONS' } : {});
+        sendText(res, e.status, e.message, e.status === 405 ? { allow: 'GET, HEAD, POST, OPTIONS' } : {});
         return;
       }
       throw e;
@@ -103,7 +109,9 @@ export async function startCorsProxy(opts: CorsProxyOptions): Promise<CorsProxy>
     res.on('close', () => abort.abort());
     let upstreamRes: Response;
     try {
-      upstreamRes = await fetchFollowing(method, target, req, abort.signal);
+      upstreamRes = form
+        ? await fetchImpl(target, { method, headers: { 'content-type': FORM_TYPE, accept: req.headers.accept ?? '*/*', 'accept-encoding': 'identity', [LOOP_HEADER]: '1' }, body: new Uint8Array(form), redirect: 'manual', signal: abort.signal })
+        : await fetchFollowing(method, target, req, abort.signal);
     } catch (e) {
       if (abort.signal.aborted) return; // the client went away
       const status = e instanceof ProxyError ? e.status : 502;
@@ -135,6 +143,20 @@ export async function startCorsProxy(opts: CorsProxyOptions): Promise<CorsProxy>
       if (!abort.signal.aborted) opts.logger?.warn?.(`cors-proxy: ${target}: body failed: ${causeMessage(e)}`);
       res.destroy();
     }
+  }
+
+  /** A token request's form body; anything else is refused (415, 413). */
+  async function readForm(req: IncomingMessage): Promise<Buffer> {
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== FORM_TYPE) throw new ProxyError(415, `POST is forwarded only for token requests (${FORM_TYPE})`);
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for await (const c of req as AsyncIterable<Buffer>) {
+      n += c.length;
+      if (n > MAX_FORM) throw new ProxyError(413, `form body larger than ${MAX_FORM} bytes`);
+      chunks.push(c);
+    }
+    return Buffer.concat(chunks);
   }
 
   /** The upstream URL for a request path, or a ProxyError (400/403/414). */

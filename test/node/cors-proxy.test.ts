@@ -167,7 +167,8 @@ test('a client that stops reading does not break the proxy', async () => {
 
 describe('refuses bad input without crashing', () => {
   test.each([
-    ['POST', '/http/HOST/v2/', 405],
+    ['POST', '/http/HOST/v2/', 415],
+    ['DELETE', '/http/HOST/v2/', 405],
     ['PUT', '/http/HOST/v2/', 405],
     ['GET', '/ftp/HOST/x', 400],
     ['GET', '/file/etc/passwd', 400],
@@ -217,4 +218,32 @@ describe('--upstream', () => {
   test('a bad upstream is refused at start', async () => {
     await expect(startCorsProxy({ host: '127.0.0.1', port: 0, upstream: 'file:///etc' })).rejects.toThrow(/upstream/);
   });
+});
+
+test('a form POST (refresh-token grant) is forwarded with its body and gets CORS headers', async () => {
+  const bodies: string[] = [];
+  const issuer = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      bodies.push(`${req.method} ${req.url} ${req.headers['content-type']} ${body}`);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"access_token":"t"}');
+    });
+  });
+  await new Promise<void>((r) => issuer.listen(0, '127.0.0.1', r));
+  try {
+    const authority = `127.0.0.1:${(issuer.address() as AddressInfo).port}`;
+    const form = 'grant_type=refresh_token&refresh_token=abc&service=reg&client_id=imagemounter';
+    const r = await fetch(via(authority, '/token'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('access-control-allow-origin')).toBe('*');
+    expect(await r.json()).toEqual({ access_token: 't' });
+    expect(bodies).toEqual([`POST /token application/x-www-form-urlencoded ${form}`]);
+    const big = await fetch(via(authority, '/token'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'x'.repeat(70_000) });
+    expect(big.status).toBe(413);
+    expect(bodies).toHaveLength(1);
+  } finally {
+    await new Promise((r) => issuer.close(r));
+  }
 });
