@@ -22,6 +22,7 @@ export async function buildWeb({ outdir = join(repo, 'dist/web') } = {}) {
     logLevel: 'warning',
   });
   for (const f of ['index.html', 'style.css']) copyFileSync(join(repo, 'src/web', f), join(outdir, f));
+  copyFileSync(join(repo, 'node_modules/@xterm/xterm/css/xterm.css'), join(outdir, 'xterm.css'));
   return outdir;
 }
 

@@ -17,12 +17,21 @@ function isFetchFailure(e: ErrorInfo): boolean {
   return /Failed to fetch|NetworkError|Load failed|network error/i.test(text);
 }
 
-function unauthorized(where: string, e: ErrorInfo): Explanation {
+function unauthorized(where: string, e: ErrorInfo, preflightRefused = false): Explanation {
+  const preflight = preflightRefused
+    ? [
+        `${where} also answers the browser's CORS preflight (OPTIONS) with 401, so the browser cannot send credentials to it at all. ` +
+          'Pull through `imagemounter cors-proxy` (give its URL as the proxy, ?proxy=URL): it answers preflights itself and passes the credentials on.',
+      ]
+    : [];
   return {
-    title: `${where} asks for credentials (401 Unauthorized).`,
+    title: e.withCredentials ? `${where} refused the credentials given (401 Unauthorized).` : `${where} asks for credentials (401 Unauthorized).`,
     lines: [
-      'This page cannot send registry credentials yet.',
-      'Pull it with the command line instead: `imagemounter pull IMAGE --username USER --password PASS` (or IMAGEMOUNTER_USERNAME / IMAGEMOUNTER_PASSWORD, or ~/.docker/config.json).',
+      e.withCredentials
+        ? 'Check the username and password (or identity token) under "Registry credentials" at the top, then press Use.'
+        : 'Give a username and password (or an identity token) under "Registry credentials" at the top and press Use; they stay in this tab.',
+      'The command line takes them too: `imagemounter pull IMAGE --username USER --password PASS` (or IMAGEMOUNTER_USERNAME / IMAGEMOUNTER_PASSWORD, or ~/.docker/config.json).',
+      ...preflight,
       `Details: ${e.message}`,
     ],
   };
@@ -32,7 +41,7 @@ export function explainError(e: ErrorInfo): Explanation {
   const where = e.target ? new URL(e.target).host : e.ref;
   const corsFailure = e.code === 'NETWORK' && e.crossOrigin && isFetchFailure(e) && !e.proxied;
   // The real request was refused at its preflight, but a plain GET got a 401.
-  if (corsFailure && e.probeStatus === 401) return unauthorized(where, e);
+  if (corsFailure && e.probeStatus === 401) return unauthorized(where, e, true);
   if (corsFailure && e.probeStatus !== undefined) {
     return {
       title: `${where} answers, but refused the browser's CORS preflight (OPTIONS) for the pull's requests.`,

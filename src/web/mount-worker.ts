@@ -22,6 +22,7 @@ async function open(req: OpenRequest): Promise<void> {
       cache: new IndexedDbCache({ logger: { warn: (message) => post({ type: 'log', level: 'warn', message }) } }),
       ...(req.platform ? { platform: req.platform } : {}),
       ...(req.proxy ? { proxy: req.proxy } : {}),
+      ...(req.credentials ? { credentials: () => req.credentials } : {}),
       // A page should say what is wrong within seconds, not after a minute of backoff.
       retries: 2,
       retryDelayMs: 250,
@@ -94,6 +95,7 @@ function describeError(e: unknown, req: OpenRequest): ErrorInfo {
     ...(target ? { target } : {}),
     crossOrigin,
     proxied: req.proxy !== undefined,
+    ...(req.credentials ? { withCredentials: true } : {}),
   };
 }
 

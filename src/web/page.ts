@@ -12,8 +12,39 @@ import { connectWebSocketVm } from './vm-websocket.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
+const CREDENTIALS_KEY = 'imagemounter.credentials';
+type PageCredentials = NonNullable<OpenRequest['credentials']>;
+
+/** The credentials form: kept in sessionStorage (this tab only), never in the URL. */
+function credentialsForm(): PageCredentials | undefined {
+  const form = $<HTMLFormElement>('creds-form');
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const f = new FormData(form);
+    const username = String(f.get('username') ?? '');
+    const secret = String(f.get('password') ?? '');
+    const c: PageCredentials = f.get('is-token') ? { token: secret } : { username, password: secret };
+    sessionStorage.setItem(CREDENTIALS_KEY, JSON.stringify(c));
+    location.reload();
+  });
+  $('creds-forget').addEventListener('click', () => {
+    sessionStorage.removeItem(CREDENTIALS_KEY);
+    location.reload();
+  });
+  try {
+    const c = JSON.parse(sessionStorage.getItem(CREDENTIALS_KEY) ?? 'null') as PageCredentials | null;
+    if (!c) return undefined;
+    (form.elements.namedItem('username') as HTMLInputElement).value = c.username ?? '';
+    $<HTMLDetailsElement>('creds').querySelector('summary')!.textContent = c.token ? 'Registry credentials (identity token set)' : `Registry credentials (${c.username})`;
+    return c;
+  } catch {
+    return undefined;
+  }
+}
+
 function main(): void {
   const params = new URLSearchParams(location.search);
+  const credentials = credentialsForm();
   const image = params.get('image') ?? '';
   const form = $<HTMLFormElement>('open-form');
   for (const name of ['image', 'platform', 'proxy', 'vm']) (form.elements.namedItem(name) as HTMLInputElement).value = params.get(name) ?? '';
@@ -86,6 +117,7 @@ function main(): void {
   worker.onerror = (ev) => showError({ title: 'The mount worker failed to start.', lines: [ev.message || 'see the browser console'] });
   const open: OpenRequest = { type: 'open', ref: image };
   if (rings) open.rings = rings;
+  if (credentials) open.credentials = credentials;
   const platform = params.get('platform');
   const proxy = params.get('proxy');
   if (platform) open.platform = platform;

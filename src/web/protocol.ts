@@ -7,6 +7,8 @@ export interface OpenRequest {
   ref: string;
   platform?: string;
   proxy?: string;
+  /** Registry credentials the user gave in this tab. */
+  credentials?: { username?: string; password?: string; token?: string };
   /** c2w's rings of the VM link, when the page runs or bridges a VM. */
   rings?: RingBuffers;
 }
@@ -45,6 +47,8 @@ export interface ErrorInfo {
   /** True when that origin is not the page's. */
   crossOrigin: boolean;
   proxied: boolean;
+  /** True when the pull sent credentials the user gave. */
+  withCredentials?: boolean;
   /**
    * After a cross-origin fetch failure: the status of a plain GET (no custom headers, so
    * no CORS preflight) to the registry's /v2/ or the layout's index.json; absent when

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { FixtureSet } from '../../fixtures/generate.js';
+import { startCorsProxy } from '../../src/node/cors-proxy.js';
 import { startWebServer, type WebServer } from '../../src/node/web-server.js';
 import { runCli } from '../helpers/cli.js';
 import { getFixtures, REPO } from '../helpers/fixtures.js';
@@ -162,15 +163,36 @@ describe('hosted page', () => {
     await context.close();
   });
 
-  test('a registry asking for credentials: 401, not supported in the page, points to the CLI', async () => {
+  test('a registry asking for credentials: 401 says where to give them; given in the page, the pull works', async () => {
     const locked = await startRegistry({ auth: 'htpasswd' });
     try {
       await pushLayout(fx.small.dir, fx.small.tag, locked.host, 'small:latest', { creds: `${TEST_USER}:${TEST_PASSWORD}` });
       const { page, context } = await openPage({ image: `${locked.host}/small:latest` });
       const text = await errorText(page);
       expect(text).toContain('401');
-      expect(text).toContain('cannot send registry credentials yet');
+      expect(text).toContain('under "Registry credentials" at the top');
       expect(text).toContain('imagemounter pull');
+      // This registry answers preflights with 401 too: the page says to use the cors-proxy.
+      expect(text).toContain('answers the browser\'s CORS preflight (OPTIONS) with 401');
+      const proxy = await startCorsProxy({ host: '127.0.0.1', port: 0 });
+      try {
+        await page.goto(`${web.url}/?${new URLSearchParams({ image: `${locked.host}/small:latest`, proxy: proxy.url })}`);
+        expect(await errorText(page)).toContain('asks for credentials (401 Unauthorized)');
+        // Wrong password: the page says the credentials were refused.
+        await page.locator('#creds summary').click();
+        await page.locator('#creds-form [name=username]').fill(TEST_USER);
+        await page.locator('#creds-form [name=password]').fill('wrong');
+        await Promise.all([page.waitForNavigation(), page.locator('#creds-form button[type=submit]').click()]);
+        expect(await errorText(page)).toContain('refused the credentials given');
+        expect(page.url()).not.toContain('wrong');
+        await page.locator('#creds summary').click();
+        await page.locator('#creds-form [name=password]').fill(TEST_PASSWORD);
+        await Promise.all([page.waitForNavigation(), page.locator('#creds-form button[type=submit]').click()]);
+        expect(await mounted(page)).toMatch(/^rootfs served/);
+      } finally {
+        await proxy.close();
+      }
+      expect(page.url()).not.toContain(TEST_PASSWORD);
       await context.close();
     } finally {
       await locked.stop();
