@@ -102,4 +102,17 @@ export {
 // container2wasm's SharedArrayBuffer rings: the stack worker's and the VM worker's ends.
 export { attachStackToRings, createRingBuffers, vmRingEndpoint, writeMeta, type RingBuffers } from './transport/rings.js';
 export { mountImage, type MountImageOptions, type MountedImageSession, type AttachedLink, type AttachedRings, type AttachOptions, type ByteLinkTransport } from './mount.js';
-export { pumpRings, type RingPump, type RingPumpOptions, type RingPumpStats } from './c2w/index.js';
+// container2wasm's page and VM-worker API, and the VM end of its rings.
+export {
+  createContainerWASI,
+  createContainerQEMUWasm,
+  pumpRings,
+  serveStackOnWebSocketLink,
+  startContainer,
+  stopContainerStack,
+  type ContainerInfo,
+  type RingPump,
+  type RingPumpOptions,
+  type RingPumpStats,
+  type TtyClient,
+} from './c2w/index.js';
