@@ -1,4 +1,4 @@
-// Bundles the hosted page (src/web/page.ts) and its mount worker for the browser into
+// Bundles the hosted page (src/web/page.ts) and its workers for the browser into
 // dist/web/, with index.html and style.css beside them. `node scripts/build-web.mjs`
 // or `buildWeb({ outdir })` from a script or test.
 import { build } from 'esbuild';
@@ -12,13 +12,18 @@ export async function buildWeb({ outdir = join(repo, 'dist/web') } = {}) {
   outdir = resolve(outdir);
   mkdirSync(outdir, { recursive: true });
   await build({
-    entryPoints: { page: join(repo, 'src/web/page.ts'), 'mount-worker': join(repo, 'src/web/mount-worker.ts') },
+    entryPoints: {
+      page: join(repo, 'src/web/page.ts'),
+      'mount-worker': join(repo, 'src/web/mount-worker.ts'),
+      'c2w-vm-worker': join(repo, 'src/web/c2w-vm-worker.ts'),
+    },
     outdir,
     bundle: true,
     format: 'esm',
     platform: 'browser',
     target: 'es2022',
     sourcemap: true,
+    minify: true,
     logLevel: 'warning',
   });
   for (const f of ['index.html', 'style.css']) copyFileSync(join(repo, 'src/web', f), join(outdir, f));

@@ -1,14 +1,14 @@
 // The hosted page: ?image=<registry ref | OCI layout URL>[&platform=OS/ARCH][&proxy=URL]
-// [&vm=ws://HOST:PORT]. The pull, the mounted tree and the VM's network stack live in a
+// [&vm=…] (see vm.ts). The pull, the mounted tree and the VM's network stack live in a
 // worker (mount-worker.ts); the page shows the progress, errors in plain words, a
-// read-only browser of the rootfs, and links a VM to the stack through c2w's rings.
-import { createRingBuffers, type RingBuffers } from '../transport/rings.js';
+// read-only browser of the rootfs, and runs or links a VM (terminal included).
+import type { RingBuffers } from '../transport/rings.js';
 import { explainError } from './explain.js';
 import { FileBrowser, type TreeSource } from './file-browser.js';
 import { formatBytes } from './format.js';
 import { ProgressView } from './progress-view.js';
 import type { DirEntry, FromWorker, MountedSummary, OpenRequest, ToWorker } from './protocol.js';
-import { connectWebSocketVm } from './vm-websocket.js';
+import { chooseVm, defaultPlatform, needsRings, ringsOrWhyNot, startVm, type VmChoice } from './vm.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -42,7 +42,7 @@ function credentialsForm(): PageCredentials | undefined {
   }
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
   const credentials = credentialsForm();
   const image = params.get('image') ?? '';
@@ -53,21 +53,15 @@ function main(): void {
     return;
   }
   document.title = `${image} — imagemounter`;
-  const vm = params.get('vm');
+  const vm = await chooseVm(params.get('vm'));
   let rings: RingBuffers | undefined;
-  if (vm) {
-    if (!/^wss?:\/\//.test(vm)) {
-      showError({ title: `?vm=${vm}: not a VM this page can run.`, lines: ['Give ?vm=ws://HOST:PORT (a native VM behind `imagemounter web --vm-bridge`).'] });
+  if (needsRings(vm)) {
+    const r = ringsOrWhyNot();
+    if (typeof r === 'string') {
+      showError({ title: 'This page is not cross-origin isolated, so it cannot share memory with a VM.', lines: [r] });
       return;
     }
-    if (!self.crossOriginIsolated) {
-      showError({
-        title: 'This page is not cross-origin isolated, so it cannot share memory with a VM.',
-        lines: ['Serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp (imagemounter web does).'],
-      });
-      return;
-    }
-    rings = createRingBuffers();
+    rings = r;
   }
   const worker = new Worker(new URL('./mount-worker.js', import.meta.url), { type: 'module' });
   const progress = new ProgressView($('progress'));
@@ -100,7 +94,7 @@ function main(): void {
       case 'layer':
         return progress.layer(m.digest, m.bytes, m.lazy);
       case 'mounted':
-        if (vm && rings) connectWebSocketVm(vm, rings, $('vm-status'));
+        if (rings) startVm(vm, rings, { status: $('vm-status'), terminalPanel: $('terminal-panel'), log });
         return void mountedView(m.summary, source, vm);
       case 'vm-link':
         return log('info', `VM network link closed: ${m.reason}`);
@@ -118,14 +112,14 @@ function main(): void {
   const open: OpenRequest = { type: 'open', ref: image };
   if (rings) open.rings = rings;
   if (credentials) open.credentials = credentials;
-  const platform = params.get('platform');
+  const platform = params.get('platform') || defaultPlatform(vm);
   const proxy = params.get('proxy');
   if (platform) open.platform = platform;
   if (proxy) open.proxy = proxy;
   worker.postMessage(open);
 }
 
-async function mountedView(s: MountedSummary, source: TreeSource, vm: string | null): Promise<void> {
+async function mountedView(s: MountedSummary, source: TreeSource, vm: VmChoice): Promise<void> {
   const pct = s.total > 0 ? ` (${((s.fetched / s.total) * 100).toFixed(1)}%)` : '';
   const lazy = s.lazy ? `, ${s.lazy.requests} range requests for lazy layers` : '';
   setStatus(`Mounted ${s.canonical} (${s.platform}).`);
@@ -134,7 +128,7 @@ async function mountedView(s: MountedSummary, source: TreeSource, vm: string | n
   summary.replaceChildren(
     line(`rootfs served: ${s.entries} entries, fetched ${s.fetched} of ${s.total} bytes${pct}${lazy}`, 'served'),
     line(`manifest ${s.manifestDigest}; ${formatBytes(s.total)} of layers`, 'hint'),
-    ...(vm ? [] : [vmLine()]),
+    ...(vm.kind === 'none' ? [vmLine(vm.why)] : []),
   );
   const browserEl = $('browser');
   browserEl.hidden = false;
@@ -146,8 +140,8 @@ async function mountedView(s: MountedSummary, source: TreeSource, vm: string | n
   }
 }
 
-function vmLine(): HTMLElement {
-  const p = line('no VM image given: see README for container2wasm VMs (?vm=)', 'vm');
+function vmLine(why: 'asked' | 'nothing-served'): HTMLElement {
+  const p = line(why === 'asked' ? 'no VM (?vm=none)' : 'no VM image given: see README for container2wasm VMs (?vm=)', 'vm');
   p.append(' — build one with ');
   const a = document.createElement('a');
   a.href = 'https://github.com/container2wasm/container2wasm';
@@ -189,4 +183,4 @@ function showError(x: { title: string; lines: string[] }): void {
   el.replaceChildren(h, ul);
 }
 
-main();
+void main();

@@ -7,36 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { fetchVmImage, packInfo, patchSocketImports, patchTtyImports, randomMac, ringSocket, startContainer, vmArgs } from '../../src/c2w/index.js';
 import { attachStackToRings, createRingBuffers } from '../../src/transport/rings.js';
 import { fakeTty, until } from './helpers.js';
-
-// ---- a minimal wasm encoder: just what the module below needs
-const uleb = (n: number): number[] => {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-};
-const sleb = (n: number): number[] => {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) return [...out, b];
-    out.push(b | 0x80);
-  }
-};
-const str = (s: string) => [...uleb(s.length), ...new TextEncoder().encode(s)];
-const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
-const I32 = 0x7f;
-const fnType = (params: number, results: number) => [0x60, ...uleb(params), ...Array(params).fill(I32), ...uleb(results), ...Array(results).fill(I32)];
-const i32 = (n: number) => [0x41, ...sleb(n)];
-const call = (f: number) => [0x10, ...uleb(f)];
-const load = [0x28, 0x02, 0x00];
-const store = [0x36, 0x02, 0x00];
+import { call, fnType, i32, load, section, store, str, uleb, vec } from '../helpers/tiny-wasm.js';
 
 /**
  * Memory map: iovec for sending @16 (buf 64, len 5), iovec for receiving @24 (buf 128,
