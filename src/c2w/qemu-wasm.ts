@@ -4,6 +4,7 @@
 // netdev is an in-page WebSocket (serveStackOnWebSocketLink) instead of c2w's
 // hand-made WebSocket stand-in, and bytes that do not fit in toNet wait instead of
 // being dropped.
+import type { RingBuffers } from '../transport/rings.js';
 import { CERT_DIR, CERT_FILE, packInfo } from './container-env.js';
 import { startStackWorker, type ContainerStackOptions } from './page.js';
 import { C2W_WS_URL, serveStackOnWebSocketLink, type WebSocketLinkServer } from './ws-link.js';
@@ -27,6 +28,11 @@ export interface QEMUWasmOptions extends ContainerStackOptions {
   url?: string;
   /** Called with the WebSocket endpoint once it serves (for its stats, or to close it). */
   onLink?: (link: WebSocketLinkServer) => void;
+  /**
+   * A stack already serving these rings (the hosted page's mount worker): no stack
+   * worker is started and `stackWorkerURL` is not used.
+   */
+  stack?: { rings: RingBuffers; cert: Uint8Array | Promise<Uint8Array> };
 }
 
 /**
@@ -57,13 +63,15 @@ export async function createContainerQEMUWasm(
 
   const wsUrl = options.url ?? C2W_WS_URL;
   const onMessage = options.onMessage;
-  const { rings, cert } = startStackWorker(imageAddr, stackWorkerURL, {
-    ...options,
-    onMessage: (m) => {
-      if (m.type === 'log') options.log?.(m.message);
-      onMessage?.(m);
-    },
-  });
+  const { rings, cert } =
+    options.stack ??
+    startStackWorker(imageAddr, stackWorkerURL, {
+      ...options,
+      onMessage: (m) => {
+        if (m.type === 'log') options.log?.(m.message);
+        onMessage?.(m);
+      },
+    });
   const link = serveStackOnWebSocketLink(rings, wsUrl, { logger: { warn: (m) => options.log?.(m), info: (m) => options.log?.(m) } });
   options.onLink?.(link);
   // emscripten's SOCKFS opens this URL for every socket connect, whatever address QEMU

@@ -94,7 +94,7 @@ async function main(): Promise<void> {
       case 'layer':
         return progress.layer(m.digest, m.bytes, m.lazy);
       case 'mounted':
-        if (rings) startVm(vm, rings, { status: $('vm-status'), terminalPanel: $('terminal-panel'), log });
+        if (rings) startVm(vm, rings, { image, status: $('vm-status'), terminalPanel: $('terminal-panel'), log });
         return void mountedView(m.summary, source, vm);
       case 'vm-link':
         return log('info', `VM network link closed: ${m.reason}`);

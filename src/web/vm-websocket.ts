@@ -9,18 +9,23 @@ import { formatBytes } from './format.js';
 export function connectWebSocketVm(url: string, rings: RingBuffers, statusEl: HTMLElement): void {
   const ws = new WebSocket(url);
   ws.binaryType = 'arraybuffer';
+  // Bytes actually handed to the socket: after the VM hangs up the stack may still
+  // write (a retransmitted FIN), which goes nowhere.
+  let toVm = 0;
   const pump = pumpRings(rings, (bytes) => {
-    if (ws.readyState === WebSocket.OPEN) ws.send(bytes);
+    if (ws.readyState !== WebSocket.OPEN) return;
+    ws.send(bytes);
+    toVm += bytes.length;
   });
   let state = 'connecting';
   const show = () => {
     const s = pump.stats;
     statusEl.textContent =
-      `VM link ${url}: ${state}; ${formatBytes(s.toNet)} from the VM, ${formatBytes(s.fromNet)} to the VM` +
+      `VM link ${url}: ${state}; ${formatBytes(s.toNet)} from the VM, ${formatBytes(toVm)} to the VM` +
       (s.fullRetries > 0 ? `, ${s.fullRetries} writes retried on a full ring` : '');
     statusEl.dataset.state = state;
     statusEl.dataset.toNet = String(s.toNet);
-    statusEl.dataset.fromNet = String(s.fromNet);
+    statusEl.dataset.fromNet = String(toVm);
   };
   const timer = setInterval(show, 500);
   ws.onopen = () => {

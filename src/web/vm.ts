@@ -2,10 +2,14 @@
 // the mount worker's stack through c2w's rings:
 //   ?vm=ws://HOST:PORT   a native VM's frame stream over a WebSocket (vm-websocket.ts)
 //   ?vm=URL              a container2wasm VM image (out.wasm[.gzip]) in a VM worker
+//   ?vm=URL/out.js       a container2wasm emscripten (QEMU-wasm) VM: its out.js,
+//                        arg-module.js and load.js from that directory; its network is
+//                        the in-page WebSocket at ws://localhost:9999 (msw ws.link)
 //   ?vm=v86              the embedded v86 VM (v86-vm.ts)
 //   ?vm=none             no VM: mount and browse only
 //   no ?vm=              ./out.wasm.gzip when the server has one, else v86 when its
 //                        assets are served, else none (the page says where to get a VM)
+import { createContainerQEMUWasm, type EmscriptenModule } from '../c2w/qemu-wasm.js';
 import { createRingBuffers, type RingBuffers } from '../transport/rings.js';
 import type { FromVmWorker, StartVmMessage } from './c2w-vm-worker.js';
 import { openTerminal } from './terminal.js';
@@ -18,6 +22,7 @@ export const V86_ASSETS = './vm/v86/';
 export type VmChoice =
   | { kind: 'websocket'; url: string }
   | { kind: 'c2w'; url: string }
+  | { kind: 'emscripten'; outJs: string }
   | { kind: 'v86'; assets: string }
   | { kind: 'none'; why: 'asked' | 'nothing-served' };
 
@@ -35,7 +40,9 @@ export async function chooseVm(param: string | null): Promise<VmChoice> {
   if (param === 'v86') return { kind: 'v86', assets: new URL(V86_ASSETS, location.href).href };
   if (param) {
     if (/^wss?:\/\//i.test(param)) return { kind: 'websocket', url: param };
-    return { kind: 'c2w', url: new URL(param, location.href).href };
+    const url = new URL(param, location.href);
+    if (url.pathname.endsWith('.js')) return { kind: 'emscripten', outJs: url.href };
+    return { kind: 'c2w', url: url.href };
   }
   const c2w = new URL(DEFAULT_C2W_VM, location.href).href;
   if (await served(c2w)) return { kind: 'c2w', url: c2w };
@@ -62,6 +69,8 @@ export function ringsOrWhyNot(): RingBuffers | string {
 }
 
 export interface VmUi {
+  /** The image the mount worker serves (c2w's emscripten VM is told whether there is one). */
+  image: string;
   status: HTMLElement;
   terminalPanel: HTMLElement;
   log(level: 'info' | 'warn', message: string): void;
@@ -71,6 +80,42 @@ export interface VmUi {
 export function startVm(vm: VmChoice, rings: RingBuffers, ui: VmUi): void {
   if (vm.kind === 'websocket') return connectWebSocketVm(vm.url, rings, ui.status);
   if (vm.kind === 'c2w') return startC2wVm(vm.url, rings, ui);
+  if (vm.kind === 'emscripten') return void startEmscriptenVm(vm.outJs, rings, ui);
+}
+
+/**
+ * c2w's emscripten VM on the page's main thread (as c2w runs it), through our
+ * createContainerQEMUWasm with the mount worker's rings as its stack. Its console is
+ * emscripten's print/printErr on the terminal; keyboard input needs c2w's xterm-pty
+ * wiring (Module.pty), which this page does not carry.
+ */
+async function startEmscriptenVm(outJs: string, rings: RingBuffers, ui: VmUi): Promise<void> {
+  const term = openTerminal(ui.terminalPanel);
+  const base = new URL('./', outJs).href;
+  const line = (text: string) => term.write(new TextEncoder().encode(`${text}\r\n`));
+  const setState = (state: string, text: string) => {
+    ui.status.textContent = `VM ${outJs}: ${text}`;
+    ui.status.dataset.state = state;
+  };
+  setState('starting', 'starting (emscripten)');
+  const Module = { preRun: [], print: line, printErr: line } as unknown as EmscriptenModule;
+  try {
+    await createContainerQEMUWasm(Module, outJs, ui.image, '', undefined, `${base}arg-module.js`, `${base}load.js`, (p) => base + p, {
+      stack: { rings, cert: new Uint8Array(0) },
+      log: (m) => ui.log('info', m),
+      onLink: (link) => {
+        const show = () => {
+          ui.status.dataset.toNet = String(link.stats.toNet);
+          ui.status.dataset.fromNet = String(link.stats.fromNet);
+          ui.status.dataset.connections = String(link.stats.connections);
+        };
+        setInterval(show, 500);
+      },
+    });
+    setState('running', 'running (emscripten)');
+  } catch (e) {
+    setState('failed', `failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 function startC2wVm(url: string, rings: RingBuffers, ui: VmUi): void {
