@@ -32,6 +32,11 @@ Commands:
                              CORS headers, for pages pulling from registries that send
                              none: /http(s)/HOST[:PORT]/PATH → http(s)://HOST/PATH, or
                              every PATH → URL/PATH with --upstream; prints "listening URL"
+  run IMAGE [--vm v86|qemu] [-- CMD ARGS...]
+                             run the image's container in a VM on this terminal (stdin,
+                             stdout; exits with the container's status): v86 in-process
+                             (linux/386 images, the default) or qemu-system-x86_64
+                             (linux/amd64); CMD ARGS replace the image's command
   web [--listen tcp:HOST:PORT] [--layout NAME=DIR ...] [--vm-bridge ADDRESS]
                              serve the hosted page (open URL/?image=REF) and OCI layouts
                              on disk at URL/layouts/NAME; prints "listening URL"
@@ -55,7 +60,12 @@ Options:
   --json                        machine-readable output (inspect)
   --no-cache                    do not use the pull cache ($XDG_CACHE_HOME/imagemounter)
   --no-background-fetch         serve, serve-9p: fetch lazy layers only as files are read
-  --debug                       stack traces on errors
+  --vm v86|qemu                 run: the VM (v86; its default platform is linux/386, qemu's linux/amd64)
+  --kernel F, --initrd F, --bios F
+                                run: boot files instead of those made from Debian's packages
+                                (--bios: SeaBIOS bios.bin; vgabios-stdvga.bin beside it)
+  --no-snapshot                 run --vm v86: boot cold, neither use nor save the boot snapshot
+  --debug                       stack traces on errors; run: the guest's boot output on stderr
   -h, --help                    this text
 `;
 
@@ -81,11 +91,23 @@ export interface CliArgs {
   debug: boolean;
   noCache: boolean;
   noBackgroundFetch: boolean;
+  /** run: the VM, boot-file overrides, the command after `--`, and whether --platform was given. */
+  vm: 'v86' | 'qemu';
+  kernel?: string;
+  initrd?: string;
+  bios?: string;
+  noSnapshot: boolean;
+  runArgs?: string[];
+  platformGiven: boolean;
 }
 
-const commands = new Set(['inspect', 'pull', 'convert', 'manifest', 'ls', 'cat', 'serve', 'serve-9p', 'cors-proxy', 'cache', 'web']);
+const commands = new Set(['inspect', 'pull', 'convert', 'manifest', 'ls', 'cat', 'serve', 'serve-9p', 'cors-proxy', 'cache', 'web', 'run']);
 
 export function parseCliArgs(argv: string[]): CliArgs {
+  // run IMAGE -- CMD ARGS: everything after the first `--` is the container's command.
+  const dashes = argv.indexOf('--');
+  const runArgs = dashes >= 0 ? argv.slice(dashes + 1) : undefined;
+  if (dashes >= 0) argv = argv.slice(0, dashes);
   let parsed;
   try {
     parsed = parseArgs({
@@ -110,6 +132,11 @@ export function parseCliArgs(argv: string[]): CliArgs {
         debug: { type: 'boolean', default: false },
         'no-cache': { type: 'boolean', default: false },
         'no-background-fetch': { type: 'boolean', default: false },
+        vm: { type: 'string', default: 'v86' },
+        kernel: { type: 'string' },
+        initrd: { type: 'string' },
+        bios: { type: 'string' },
+        'no-snapshot': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -129,8 +156,11 @@ export function parseCliArgs(argv: string[]): CliArgs {
     if (command === 'cache' && image !== 'ls' && image !== 'clear') throw new CliUsageError('cache: expected ls or clear');
     if (!image && command !== 'cors-proxy' && command !== 'web') throw new CliUsageError(`${command}: missing IMAGE (see --help)`);
     if (command === 'cat' && !path) throw new CliUsageError('cat: missing PATH');
+    if (runArgs !== undefined && command !== 'run') throw new CliUsageError(`${command}: unexpected argument "--"`);
+    if (command === 'run' && values.vm !== 'v86' && values.vm !== 'qemu') throw new CliUsageError(`run: --vm ${JSON.stringify(values.vm)}: expected v86 or qemu`);
+    if (command === 'run' && runArgs?.length === 0) throw new CliUsageError('run: missing CMD after --');
     if (command === 'convert' && !values.out) throw new CliUsageError('convert: missing --out DIR');
-    if (extra.length > 0 || (path !== undefined && (command === 'inspect' || command === 'pull' || command === 'convert' || command === 'manifest' || command === 'serve' || command === 'serve-9p'))) {
+    if (extra.length > 0 || (path !== undefined && (command === 'inspect' || command === 'pull' || command === 'convert' || command === 'manifest' || command === 'serve' || command === 'serve-9p' || command === 'run'))) {
       throw new CliUsageError(`${command}: unexpected argument "${extra[0] ?? path}"`);
     }
   }
@@ -156,6 +186,13 @@ export function parseCliArgs(argv: string[]): CliArgs {
     debug: values.debug,
     noCache: values['no-cache'],
     noBackgroundFetch: values['no-background-fetch'],
+    vm: values.vm as 'v86' | 'qemu',
+    kernel: values.kernel,
+    initrd: values.initrd,
+    bios: values.bios,
+    noSnapshot: values['no-snapshot'],
+    runArgs,
+    platformGiven: argv.some((a) => a === '--platform' || a.startsWith('--platform=')),
   };
 }
 

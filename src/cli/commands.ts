@@ -11,6 +11,7 @@ import { createProgress } from './progress.js';
 import { serve, serve9p } from './serve.js';
 import { corsProxy } from './cors-proxy.js';
 import { web } from './web.js';
+import { run } from './run.js';
 
 export async function runCommand(args: CliArgs): Promise<void> {
   if (args.command === 'cors-proxy') return corsProxy(args.listen, args.upstream);
@@ -22,7 +23,7 @@ export async function runCommand(args: CliArgs): Promise<void> {
   // only blur their request counts); stopped when the command ends (shutdown).
   const background = new AbortController();
   const opts: OpenImageOptions = {
-    lazyOptions: { backgroundFetch: (args.command === 'serve' || args.command === 'serve-9p') && !args.noBackgroundFetch, backgroundSignal: background.signal },
+    lazyOptions: { backgroundFetch: (args.command === 'serve' || args.command === 'serve-9p' || args.command === 'run') && !args.noBackgroundFetch, backgroundSignal: background.signal },
     fetch: createNodeFetch(),
     codecs: nodeCodecs(),
     platform: args.platform,
@@ -55,6 +56,8 @@ export async function runCommand(args: CliArgs): Promise<void> {
         return await serve(image, opts, args.listen, args.pcap);
       case 'serve-9p':
         return await serve9p(image, opts, args.listen);
+      case 'run':
+        return await run(image, opts, args, progress);
     }
   } finally {
     background.abort();

@@ -1,13 +1,15 @@
 // Builds the guest's initramfs: Debian's static busybox with its applet links, the kernel
 // modules for virtio-net, 9P over TCP and overlayfs (dependencies resolved and ordered),
-// /init, the udhcpc hook and the test's /checks.sh. Written with GNU cpio (newc) and
-// gzip, cached under .cache/guest/initramfs keyed by a hash of every input.
+// /init, the udhcpc hook and the test's /checks.sh. Written with src/vm's cpio (newc)
+// writer and gzip, cached under .cache/guest/initramfs keyed by a hash of every input.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { resolveModules, writeCpio, type CpioEntry } from '../../src/vm/index.js';
 import type { GuestKernel } from './kernel.js';
 import { initScript, UDHCPC_SCRIPT } from './init-script.js';
 
@@ -33,54 +35,8 @@ export interface InitramfsOptions {
   aname?: string;
 }
 
-/** The `depends=` field of a module's .modinfo section (NUL-separated key=value strings). */
-function moduleDepends(ko: Buffer): string[] {
-  const at = ko.indexOf('\0depends=');
-  if (at < 0) return [];
-  const start = at + '\0depends='.length;
-  const value = ko.subarray(start, ko.indexOf(0, start)).toString();
-  return value ? value.split(',') : [];
-}
-
-/** Module name (dashes and underscores are the same to the kernel) → .ko path, for the whole tree. */
-function indexModules(modulesDir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const visit = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) visit(p);
-      else if (e.name.endsWith('.ko')) out.set(e.name.slice(0, -3).replaceAll('-', '_'), p);
-      // Debian 12's 6.1 kernels ship plain .ko; a compressed one would need unpacking here.
-      else if (/\.ko\.(xz|zst|gz)$/.test(e.name)) throw new Error(`compressed module ${p} is not supported`);
-    }
-  };
-  visit(join(modulesDir, 'kernel'));
-  return out;
-}
-
-/** The wanted modules plus their dependencies, dependencies first (insmod does not resolve them). */
-export function resolveModules(modulesDir: string, wanted: string[]): { name: string; path: string }[] {
-  const index = indexModules(modulesDir);
-  const builtin = new Set(
-    readFileSync(join(modulesDir, 'modules.builtin'), 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => l.replace(/^.*\//, '').replace(/\.ko$/, '').replaceAll('-', '_')),
-  );
-  const order: { name: string; path: string }[] = [];
-  const seen = new Set<string>();
-  const visit = (name: string): void => {
-    name = name.replaceAll('-', '_');
-    if (seen.has(name) || builtin.has(name)) return;
-    seen.add(name);
-    const path = index.get(name);
-    if (!path) throw new Error(`kernel module ${name} not found under ${modulesDir}`);
-    for (const dep of moduleDepends(readFileSync(path))) visit(dep);
-    order.push({ name, path });
-  };
-  for (const w of wanted) visit(w);
-  return order;
-}
+/** The wanted modules plus their dependencies, dependencies first (src/vm/modules.ts). */
+export { resolveModules };
 
 /** Each distinct checks script makes an entry; keep the newest few so the cache stays small. */
 const KEEP = 24;
@@ -105,41 +61,40 @@ export async function buildInitramfs(opts: InitramfsOptions): Promise<string> {
     ...opts.files,
   };
 
-  const h = createHash('sha256').update('v1').update(readFileSync(BUSYBOX)).update(opts.kernel.version);
+  const h = createHash('sha256').update('v2').update(readFileSync(BUSYBOX)).update(opts.kernel.version);
   for (const m of modules) h.update(m.name).update(readFileSync(m.path));
   for (const [p, c] of Object.entries(files).sort(([a], [b]) => (a < b ? -1 : 1))) h.update(p).update('\0').update(c).update('\0');
   const out = join(cacheDir, `${h.digest('hex').slice(0, 32)}.cpio.gz`);
   if (existsSync(out)) return out;
 
   mkdirSync(cacheDir, { recursive: true });
-  const stage = `${out}.stage-${process.pid}`;
-  rmSync(stage, { recursive: true, force: true });
-  try {
-    for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'lib/modules', 'proc', 'sys', 'dev', 'etc', 'tmp', 'run', 'root']) {
-      mkdirSync(join(stage, d), { recursive: true });
-    }
-    copyFileSync(BUSYBOX, join(stage, 'bin/busybox'));
-    chmodSync(join(stage, 'bin/busybox'), 0o755);
-    // `busybox --list-full` names each applet with its usual directory (sbin/ip, usr/bin/find, …).
-    const applets = (await exec(BUSYBOX, ['--list-full'])).stdout.split('\n').filter(Boolean);
-    for (const a of applets) {
-      if (a === 'bin/busybox' || existsSync(join(stage, a))) continue;
-      const depth = a.split('/').length - 1;
-      symlinkSync(`${'../'.repeat(depth)}bin/busybox`, join(stage, a));
-    }
-    for (const m of modules) copyFileSync(m.path, join(stage, 'lib/modules', `${m.name}.ko`));
-    for (const [p, c] of Object.entries(files)) {
-      mkdirSync(dirname(join(stage, p)), { recursive: true });
-      writeFileSync(join(stage, p), c);
-      if (p === 'init' || p.endsWith('.sh') || p.endsWith('.script')) chmodSync(join(stage, p), 0o755);
-    }
-    // The kernel's built-in initramfs already has /dev/console, so no device node (and no root) is needed here.
-    const tmpOut = `${out}.tmp-${process.pid}`;
-    await exec('sh', ['-c', `cd '${stage}' && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -n -6 > '${tmpOut}'`]);
-    renameSync(tmpOut, out);
-  } finally {
-    rmSync(stage, { recursive: true, force: true });
+  const entries: CpioEntry[] = ['bin', 'sbin', 'usr', 'usr/bin', 'usr/sbin', 'lib', 'lib/modules', 'proc', 'sys', 'dev', 'etc', 'tmp', 'run', 'root'].map((d) => ({ path: d, type: 'dir' }));
+  entries.push({ path: 'bin/busybox', type: 'file', data: readFileSync(BUSYBOX), mode: 0o755 });
+  // `busybox --list-full` names each applet with its usual directory (sbin/ip, usr/bin/find, …).
+  const applets = (await exec(BUSYBOX, ['--list-full'])).stdout.split('\n').filter(Boolean);
+  for (const a of applets) {
+    if (a === 'bin/busybox') continue;
+    const depth = a.split('/').length - 1;
+    entries.push({ path: a, type: 'symlink', target: `${'../'.repeat(depth)}bin/busybox` });
   }
+  for (const m of modules) entries.push({ path: `lib/modules/${m.name}.ko`, type: 'file', data: readFileSync(m.path) });
+  const dirs = new Set(entries.filter((e) => e.type === 'dir').map((e) => e.path));
+  for (const [p, c] of Object.entries(files).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    // Parents first: the kernel creates each entry as it reads it.
+    const parts = p.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const d = parts.slice(0, i).join('/');
+      if (dirs.has(d)) continue;
+      entries.push({ path: d, type: 'dir' });
+      dirs.add(d);
+    }
+    const exe = p === 'init' || p.endsWith('.sh') || p.endsWith('.script');
+    entries.push({ path: p, type: 'file', data: c, mode: exe ? 0o755 : 0o644 });
+  }
+  // The kernel's built-in initramfs already has /dev/console, so no device node (and no root) is needed here.
+  const tmpOut = `${out}.tmp-${process.pid}`;
+  writeFileSync(tmpOut, gzipSync(writeCpio(entries), { level: 6 }));
+  renameSync(tmpOut, out);
   prune(cacheDir, KEEP);
   return out;
 }

@@ -1,0 +1,179 @@
+// The guest's /init: the c2w VM's steps (DESIGN.md "What the VM does") followed by
+// running the container on the serial console. Isomorphic: strings only.
+//
+// Console protocol with the host (markers are printed alone, so no output can fake them):
+//   guest: @@IMAGEMOUNTER-READY@@     modules loaded, waiting for one line; the boot
+//                                     snapshot is taken here
+//   host:  {"args":[…],"tty":…}\n     the run's settings as one JSON line (printable
+//                                     ASCII only), see GoLine
+//   guest: @@IMAGEMOUNTER-START@@     network up, bundle mounted, container starting:
+//                                     everything after it is the container's output
+//   guest: @@IMAGEMOUNTER-EXIT n@@    the container exited with status n (then poweroff)
+//   guest: @@IMAGEMOUNTER-ERROR msg@@ setting up failed (DHCP, mount, config.json)
+
+export const MOUNT_POINT = '/run/9pbundle';
+/** The c2w VM's mount, character for character. */
+export const MOUNT_COMMAND = `mount -t 9p -o trans=tcp,version=9p2000.L,msize=5000000,port=80,cache=loose,ro 192.168.127.252 ${MOUNT_POINT}`;
+
+export const MARK = {
+  ready: '@@IMAGEMOUNTER-READY@@',
+  start: '@@IMAGEMOUNTER-START@@',
+  exitPrefix: '@@IMAGEMOUNTER-EXIT ',
+  errorPrefix: '@@IMAGEMOUNTER-ERROR ',
+  end: '@@',
+} as const;
+
+/** Where the JSON reader lives in the initramfs. */
+export const JSON_AWK_PATH = 'lib/imagemounter/json.awk';
+
+/** The settings the host sends when the guest is ready. */
+export interface GoLine {
+  /** Replaces the spec's process.args (`run IMAGE -- CMD ARGS`). */
+  args?: string[];
+  /** The host's stdin is a terminal: keep echo and line editing in the guest tty. */
+  tty: boolean;
+  rows?: number;
+  cols?: number;
+  /** The host's clock (seconds since the epoch): a restored snapshot has the snapshot's time. */
+  time?: number;
+  /** Print each set-up step with the guest's uptime. */
+  debug?: boolean;
+}
+
+/** One line of printable ASCII: JSON with everything outside 0x20–0x7e escaped, so no tty setting can alter it. */
+export function encodeGoLine(go: GoLine): string {
+  return JSON.stringify(go).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) + '\n';
+}
+
+/** busybox udhcpc's hook (same semantics as busybox's examples/udhcp/simple.script): address, default route, DNS. */
+export const UDHCPC_SCRIPT = `#!/bin/sh
+case "$1" in
+  deconfig)
+    ip -4 addr flush dev "$interface"
+    ip link set dev "$interface" up
+    ;;
+  bound|renew)
+    ip -4 addr flush dev "$interface"
+    ip addr add "$ip/\${mask:-24}" \${broadcast:+broadcast "$broadcast"} dev "$interface"
+    if [ -n "$router" ]; then
+      for r in $router; do ip route add default via "$r" dev "$interface" && break; done
+    fi
+    : > /etc/resolv.conf
+    for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+    ;;
+esac
+exit 0
+`;
+
+/**
+ * /init for the guest. `modules`: module names in load order (dependencies first), each
+ * at /lib/modules/NAME.ko.
+ *
+ * The container process: `nsenter -r ROOT -w ROOT/CWD -S UID -G GID` chroots, changes
+ * directory and drops to the spec's user in one exec (busybox has no chroot --userspec
+ * and its setpriv cannot change ids); `env -i` gives it exactly process.env; `setsid
+ * cttyhack` makes the serial line its controlling terminal. A bare command name is
+ * resolved in the image with the spec's PATH, as runc does, so busybox's own applets
+ * never stand in for the image's programs. additionalGids are not applied (nsenter
+ * clears the supplementary groups).
+ */
+export function initScript(modules: readonly string[]): string {
+  const spec = [
+    'args=process.args:w',
+    'env=process.env:w',
+    'cwd=process.cwd:s',
+    'uid=process.user.uid:s',
+    'gid=process.user.gid:s',
+    'hostname=hostname:s',
+    'root=root.path:s',
+  ].join(' ');
+  const goSpec = ['go_args=args:w', 'go_argt=args:t', 'go_tty=tty:s', 'go_rows=rows:s', 'go_cols=cols:s', 'go_time=time:s', 'go_debug=debug:s'].join(' ');
+  return `#!/bin/sh
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /tmp /run /etc && mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run
+# Kernel messages below "emergency" stay off the console: it is the container's terminal.
+dmesg -n 1
+for m in ${modules.join(' ')}; do
+  insmod /lib/modules/$m.ko || echo "imagemounter: insmod $m failed"
+done
+fail() { echo "${MARK.errorPrefix}$*${MARK.end}"; sync; poweroff -f; sleep 60; }
+
+# The host's settings: one line, not echoed. A boot snapshot resumes here.
+stty -echo -icanon
+echo "${MARK.ready}"
+read -r go
+printf '%s\\n' "$go" > /run/go.json
+vars=$(awk -f /${JSON_AWK_PATH} -v spec='${goSpec}' /run/go.json) || fail "bad settings line: $go"
+eval "$vars"
+[ -n "$go_time" ] && date -s "@$go_time" >/dev/null 2>&1
+step() { [ "$go_debug" = true ] && echo "guest: $* ($(cut -d' ' -f1 /proc/uptime) s uptime)"; }
+step settings read
+
+# The c2w VM's steps.
+ip link set dev eth0 up
+udhcpc -i eth0 >/run/udhcpc.log 2>&1 || fail "udhcpc: $(tail -n 3 /run/udhcpc.log)"
+step DHCP done
+mkdir -p ${MOUNT_POINT} && ${MOUNT_COMMAND} || fail "9P mount of 192.168.127.252 failed"
+step mounted
+config=${MOUNT_POINT}/config/config.json
+vars=$(awk -f /${JSON_AWK_PATH} -v spec='${spec}' $config) || fail "cannot read $config"
+eval "$vars"
+step config.json read
+root=\${root:-/run/rootfs}
+mkdir -p /run/image-rootfs /run/overlay "$root"
+mount --bind ${MOUNT_POINT}/rootfs /run/image-rootfs || fail "bind mount of the rootfs failed"
+mount -t tmpfs tmpfs /run/overlay && mkdir -p /run/overlay/upper /run/overlay/work
+mount -t overlay overlay -o lowerdir=/run/image-rootfs,upperdir=/run/overlay/upper,workdir=/run/overlay/work "$root" || fail "overlay mount failed"
+
+# The spec's default mounts (a devtmpfs stands in for the /dev tmpfs and its nodes).
+for d in proc dev sys run tmp; do [ -d "$root/$d" ] || mkdir -p "$root/$d"; done
+mount -t proc proc "$root/proc"
+mount -t devtmpfs devtmpfs "$root/dev"
+mkdir -p "$root/dev/pts" "$root/dev/shm" "$root/dev/mqueue"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$root/dev/pts" 2>/dev/null
+mount -t tmpfs -o mode=1777 shm "$root/dev/shm"
+mount -t mqueue mqueue "$root/dev/mqueue" 2>/dev/null
+mount -t sysfs -o ro sysfs "$root/sys"
+mount -t tmpfs -o mode=755 tmpfs "$root/run"
+if [ -d "$root/etc" ] && [ ! -L "$root/etc/resolv.conf" ]; then cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null; fi
+[ -n "$hostname" ] && hostname "$hostname"
+step container mounts done
+
+[ "$go_argt" = a ] && args=$go_args
+eval "set -- $args"
+[ $# -gt 0 ] || fail "no command: process.args is empty"
+# Resolve a bare command name with the container's PATH, inside its root.
+cpath=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+eval "for e in $env; do case \\"\\$e\\" in PATH=*) cpath=\\"\\\${e#PATH=}\\";; esac; done"
+case "$1" in
+  */*) ;;
+  *) old_ifs=$IFS; IFS=:
+     for d in $cpath; do
+       p="$root$d/$1"
+       if [ -L "$p" ] || { [ -f "$p" ] && [ -x "$p" ]; }; then cmd="$d/$1"; shift; set -- "$cmd" "$@"; break; fi
+     done
+     IFS=$old_ifs ;;
+esac
+cwd=\${cwd:-/}
+[ -d "$root$cwd" ] || mkdir -p "$root$cwd"
+
+# Bare LF line ends on the way out: a host terminal adds its own CR.
+if [ "$go_tty" = true ]; then
+  stty sane -onlcr \${go_rows:+rows $go_rows} \${go_cols:+cols $go_cols}
+else
+  # Piped stdin: not echoed.
+  stty sane -echo -onlcr
+fi
+echo "${MARK.start}"
+eval "(exec setsid cttyhack /bin/env -i $env /bin/nsenter -r\\"\\$root\\" -w\\"\\$root\\$cwd\\" -S \\"\\$uid\\" -G \\"\\$gid\\" -- \\"\\$@\\") &"
+wait $!
+rc=$?
+stty -echo
+echo "${MARK.exitPrefix}$rc${MARK.end}"
+sync
+poweroff -f
+`;
+}
