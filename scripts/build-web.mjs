@@ -16,6 +16,7 @@ export async function buildWeb({ outdir = join(repo, 'dist/web') } = {}) {
       page: join(repo, 'src/web/page.ts'),
       'mount-worker': join(repo, 'src/web/mount-worker.ts'),
       'c2w-vm-worker': join(repo, 'src/web/c2w-vm-worker.ts'),
+      'v86-worker': join(repo, 'src/web/v86-worker.ts'),
     },
     outdir,
     bundle: true,
@@ -24,10 +25,15 @@ export async function buildWeb({ outdir = join(repo, 'dist/web') } = {}) {
     target: 'es2022',
     sourcemap: true,
     minify: true,
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    // libv86 reaches for these only when it runs under Node (loading files by path).
+    external: ['fs', 'node:fs/promises', 'crypto', 'node:crypto', 'perf_hooks'],
     logLevel: 'warning',
   });
   for (const f of ['index.html', 'style.css']) copyFileSync(join(repo, 'src/web', f), join(outdir, f));
   copyFileSync(join(repo, 'node_modules/@xterm/xterm/css/xterm.css'), join(outdir, 'xterm.css'));
+  copyFileSync(join(repo, 'node_modules/v86/build/v86.wasm'), join(outdir, 'v86.wasm'));
   return outdir;
 }
 

@@ -72,7 +72,7 @@ export async function createContainerQEMUWasm(
         onMessage?.(m);
       },
     });
-  const link = serveStackOnWebSocketLink(rings, wsUrl, { logger: { warn: (m) => options.log?.(m), info: (m) => options.log?.(m) } });
+  const link = await serveStackOnWebSocketLink(rings, wsUrl, { logger: { warn: (m) => options.log?.(m), info: (m) => options.log?.(m) } });
   options.onLink?.(link);
   // emscripten's SOCKFS opens this URL for every socket connect, whatever address QEMU
   // was given; an http: URL is accepted by WebSocket and means ws: to the same place.

@@ -8,9 +8,11 @@
 // `setupWorker().start()` would register /mockServiceWorker.js anyway, so we build the
 // network from its parts (msw/experimental's defineNetwork + InterceptorSource), which
 // also runs in Node for tests. Other WebSockets of the page pass through untouched.
-import { WebSocketInterceptor } from '@mswjs/interceptors/WebSocket';
-import { ws } from 'msw';
-import { defineNetwork, InterceptorSource } from 'msw/experimental';
+//
+// msw is loaded on first use (dynamic import): its modules have top-level side effects
+// (a cookie store that needs localStorage) that would break every worker bundling the
+// library entry, and most pages never serve an emscripten VM.
+import type { InterceptorSource } from 'msw/experimental';
 import type { RingBuffers } from '../transport/rings.js';
 import { pumpRings, type RingPump, type RingPumpOptions } from './ring-pump.js';
 
@@ -43,8 +45,13 @@ const toBytes = (d: Exclude<Data, Blob>): Uint8Array =>
   typeof d === 'string' ? new TextEncoder().encode(d) : ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(d);
 type Interceptor = ConstructorParameters<typeof InterceptorSource>[0]['interceptors'][number];
 
-/** Serves `url` inside this page (or Node process) as the VM's end of `rings`. */
-export function serveStackOnWebSocketLink(rings: RingBuffers, url: string = C2W_WS_URL, opts: WebSocketLinkOptions = {}): WebSocketLinkServer {
+/** Serves `url` inside this page (or Node process) as the VM's end of `rings`; resolves once it serves. */
+export async function serveStackOnWebSocketLink(rings: RingBuffers, url: string = C2W_WS_URL, opts: WebSocketLinkOptions = {}): Promise<WebSocketLinkServer> {
+  const [{ WebSocketInterceptor }, { ws }, { defineNetwork, InterceptorSource }] = await Promise.all([
+    import('@mswjs/interceptors/WebSocket'),
+    import('msw'),
+    import('msw/experimental'),
+  ]);
   const done = { toNet: 0, fromNet: 0, fullRetries: 0 };
   const counts = { connections: 0, rejected: 0 };
   let current: { pump: RingPump; close(): void } | undefined;
@@ -100,7 +107,7 @@ export function serveStackOnWebSocketLink(rings: RingBuffers, url: string = C2W_
     // msw logs every frame of a handled WebSocket to the console by default.
     context: { quiet: true },
   });
-  void network.enable();
+  await network.enable();
   let closed = false;
 
   return {

@@ -1,10 +1,12 @@
 // `imagemounter web`: serves the hosted page (and OCI layouts on disk under /layouts/NAME)
 // with cross-origin isolation headers. Prints "listening URL" and runs until SIGTERM/SIGINT.
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startVmBridge, type VmBridge } from '../node/vm-bridge.js';
 import { startWebServer } from '../node/web-server.js';
 import { parseListenSpec } from '../transport/index.js';
+import { defaultVmCacheDir } from '../vm/assets.js';
 
 /** dist/web next to the bundled CLI (dist/cli.js), or the repository's dist/web when run from source. */
 function webRoot(): string {
@@ -27,6 +29,11 @@ export async function web(listen: string, layouts: string[], vmBridge?: string):
     if (!existsSync(`${m[2]}/index.json`)) throw new Error(`web: --layout ${m[1]}: ${m[2]} holds no index.json (not an OCI layout)`);
     extra[`/layouts/${m[1]}`] = m[2]!;
   }
+  // The embedded VM's boot files, when `npm run vm-assets` has made them: the page boots
+  // v86 when no ?vm= is given.
+  const v86 = join(defaultVmCacheDir(), 'v86');
+  if (existsSync(join(v86, 'assets.json'))) extra['/vm/v86'] = v86;
+  else log('no embedded VM assets (run `npm run vm-assets`): the page will mount and browse images but run no VM');
   const server = await startWebServer({ root: webRoot(), host: spec.host, port: spec.port, extra });
   let bridge: VmBridge | undefined;
   if (vmBridge !== undefined) {

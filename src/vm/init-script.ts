@@ -38,6 +38,12 @@ export interface GoLine {
   time?: number;
   /** Print each set-up step with the guest's uptime. */
   debug?: boolean;
+  /**
+   * Keep the tty's LF → CR LF output mapping: for a terminal that does not add its own
+   * CR (xterm.js in the page). A Node host terminal in raw mode adds it, and piped
+   * output wants bare LF.
+   */
+  onlcr?: boolean;
 }
 
 /** One line of printable ASCII: JSON with everything outside 0x20–0x7e escaped, so no tty setting can alter it. */
@@ -87,7 +93,7 @@ export function initScript(modules: readonly string[]): string {
     'hostname=hostname:s',
     'root=root.path:s',
   ].join(' ');
-  const goSpec = ['go_args=args:w', 'go_argt=args:t', 'go_tty=tty:s', 'go_rows=rows:s', 'go_cols=cols:s', 'go_time=time:s', 'go_debug=debug:s'].join(' ');
+  const goSpec = ['go_args=args:w', 'go_argt=args:t', 'go_tty=tty:s', 'go_rows=rows:s', 'go_cols=cols:s', 'go_time=time:s', 'go_debug=debug:s', 'go_onlcr=onlcr:s'].join(' ');
   return `#!/bin/sh
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
@@ -160,12 +166,14 @@ esac
 cwd=\${cwd:-/}
 [ -d "$root$cwd" ] || mkdir -p "$root$cwd"
 
-# Bare LF line ends on the way out: a host terminal adds its own CR.
+# Bare LF line ends on the way out (a host terminal adds its own CR), unless asked.
+nl=-onlcr
+[ "$go_onlcr" = true ] && nl=onlcr
 if [ "$go_tty" = true ]; then
-  stty sane -onlcr \${go_rows:+rows $go_rows} \${go_cols:+cols $go_cols}
+  stty sane $nl \${go_rows:+rows $go_rows} \${go_cols:+cols $go_cols}
 else
   # Piped stdin: not echoed.
-  stty sane -echo -onlcr
+  stty sane -echo $nl
 fi
 echo "${MARK.start}"
 eval "(exec setsid cttyhack /bin/env -i $env /bin/nsenter -r\\"\\$root\\" -w\\"\\$root\\$cwd\\" -S \\"\\$uid\\" -G \\"\\$gid\\" -- \\"\\$@\\") &"

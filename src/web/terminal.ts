@@ -9,6 +9,8 @@ export interface ConsoleTerminal {
   write(bytes: Uint8Array): void;
   onInput(cb: (bytes: Uint8Array) => void): void;
   onResize(cb: (size: { cols: number; rows: number }) => void): void;
+  rows(): number;
+  cols(): number;
   /** The visible buffer as text, one line per row (tests and copy). */
   text(): string;
   focus(): void;
@@ -35,6 +37,8 @@ export function openTerminal(panel: HTMLElement): ConsoleTerminal {
     write: (bytes) => term.write(bytes),
     onInput: (cb) => void term.onData((s) => cb(encoder.encode(s))),
     onResize: (cb) => void term.onResize(cb),
+    rows: () => term.rows,
+    cols: () => term.cols,
     text() {
       const buf = term.buffer.active;
       const lines: string[] = [];

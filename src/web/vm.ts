@@ -5,14 +5,15 @@
 //   ?vm=URL/out.js       a container2wasm emscripten (QEMU-wasm) VM: its out.js,
 //                        arg-module.js and load.js from that directory; its network is
 //                        the in-page WebSocket at ws://localhost:9999 (msw ws.link)
-//   ?vm=v86              the embedded v86 VM (v86-vm.ts)
+//   ?vm=v86              the embedded v86 VM (v86-vm.ts; assets under ./vm/v86/)
 //   ?vm=none             no VM: mount and browse only
 //   no ?vm=              ./out.wasm.gzip when the server has one, else v86 when its
 //                        assets are served, else none (the page says where to get a VM)
-import { createContainerQEMUWasm, type EmscriptenModule } from '../c2w/qemu-wasm.js';
+import type { EmscriptenModule } from '../c2w/qemu-wasm.js';
 import { createRingBuffers, type RingBuffers } from '../transport/rings.js';
 import type { FromVmWorker, StartVmMessage } from './c2w-vm-worker.js';
 import { openTerminal } from './terminal.js';
+import { startV86Vm } from './v86-vm.js';
 import { createTtyInput, ttyInputWriter } from './tty-channel.js';
 import { connectWebSocketVm } from './vm-websocket.js';
 
@@ -47,7 +48,7 @@ export async function chooseVm(param: string | null): Promise<VmChoice> {
   const c2w = new URL(DEFAULT_C2W_VM, location.href).href;
   if (await served(c2w)) return { kind: 'c2w', url: c2w };
   const assets = new URL(V86_ASSETS, location.href).href;
-  if (await served(`${assets}manifest.json`)) return { kind: 'v86', assets };
+  if (await served(`${assets}assets.json`)) return { kind: 'v86', assets };
   return { kind: 'none', why: 'nothing-served' };
 }
 
@@ -81,6 +82,17 @@ export function startVm(vm: VmChoice, rings: RingBuffers, ui: VmUi): void {
   if (vm.kind === 'websocket') return connectWebSocketVm(vm.url, rings, ui.status);
   if (vm.kind === 'c2w') return startC2wVm(vm.url, rings, ui);
   if (vm.kind === 'emscripten') return void startEmscriptenVm(vm.outJs, rings, ui);
+  if (vm.kind === 'v86') return void startEmbeddedVm(vm.assets, rings, ui);
+}
+
+function startEmbeddedVm(base: string, rings: RingBuffers, ui: VmUi): Promise<void> {
+  const terminal = openTerminal(ui.terminalPanel);
+  const setState = (state: string, text: string) => {
+    ui.status.textContent = text;
+    ui.status.dataset.state = state;
+  };
+  terminal.focus();
+  return startV86Vm(base, rings, { terminal, setState, log: ui.log }).catch((e: unknown) => setState('failed', `v86: ${e instanceof Error ? e.message : String(e)}`));
 }
 
 /**
@@ -100,6 +112,8 @@ async function startEmscriptenVm(outJs: string, rings: RingBuffers, ui: VmUi): P
   setState('starting', 'starting (emscripten)');
   const Module = { preRun: [], print: line, printErr: line } as unknown as EmscriptenModule;
   try {
+    // msw is most of this path's code: loaded only when an emscripten VM is asked for.
+    const { createContainerQEMUWasm } = await import('../c2w/qemu-wasm.js');
     await createContainerQEMUWasm(Module, outJs, ui.image, '', undefined, `${base}arg-module.js`, `${base}load.js`, (p) => base + p, {
       stack: { rings, cert: new Uint8Array(0) },
       log: (m) => ui.log('info', m),

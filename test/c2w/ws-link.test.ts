@@ -32,7 +32,7 @@ describe('serveStackOnWebSocketLink', () => {
     const got: Uint8Array[] = [];
     const stack = attachStackToRings(rings, (b) => got.push(b.slice()));
     const logs: string[] = [];
-    const server = serveStackOnWebSocketLink(rings, undefined, { logger: { warn: (m) => logs.push(m) } });
+    const server = await serveStackOnWebSocketLink(rings, undefined, { logger: { warn: (m) => logs.push(m) } });
     try {
       // c2w sets Module.websocket.url = 'http://localhost:9999/'.
       const sock = await open('http://localhost:9999/');
@@ -83,7 +83,7 @@ describe('serveStackOnWebSocketLink', () => {
     const port = (wss.address() as { port: number }).port;
     wss.on('connection', (c) => c.on('message', (m) => c.send(m)));
     const before = globalThis.WebSocket;
-    const server = serveStackOnWebSocketLink(createRingBuffers());
+    const server = await serveStackOnWebSocketLink(createRingBuffers());
     try {
       expect(globalThis.WebSocket).not.toBe(before);
       const echo = await open(`ws://127.0.0.1:${port}/`);
