@@ -41,7 +41,7 @@ export async function web(listen: string, layouts: string[], vmBridge?: string):
     process.stdout.write(`vm-bridge ${bridge.vmAddress} ${bridge.wsUrl}\n`);
   }
   process.stdout.write(`listening ${server.url}\n`);
-  for (const name of Object.keys(extra)) process.stdout.write(`layout ${server.url}${name} → ${server.url}/?image=${encodeURIComponent(server.url + name)}\n`);
+  for (const name of Object.keys(extra).filter((p) => p.startsWith('/layouts/'))) process.stdout.write(`layout ${server.url}${name} → ${server.url}/?image=${encodeURIComponent(server.url + name)}\n`);
   await new Promise<void>((done) => {
     const stop = () => void Promise.all([server.close(), bridge?.close()]).then(() => done());
     process.once('SIGTERM', stop);
