@@ -31,6 +31,19 @@ export async function buildWeb({ outdir = join(repo, 'dist/web') } = {}) {
     external: ['fs', 'node:fs/promises', 'crypto', 'node:crypto', 'perf_hooks'],
     logLevel: 'warning',
   });
+  // The stack worker for pages using the c2w API (createContainerWASI): one classic-script
+  // file, since c2w's own runcontainer.js starts it as a classic worker.
+  await build({
+    entryPoints: { 'stack-worker': join(repo, 'src/web/stack-worker.ts') },
+    outdir,
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2022',
+    sourcemap: true,
+    minify: true,
+    logLevel: 'warning',
+  });
   for (const f of ['index.html', 'style.css']) copyFileSync(join(repo, 'src/web', f), join(outdir, f));
   copyFileSync(join(repo, 'node_modules/@xterm/xterm/css/xterm.css'), join(outdir, 'xterm.css'));
   copyFileSync(join(repo, 'node_modules/v86/build/v86.wasm'), join(outdir, 'v86.wasm'));

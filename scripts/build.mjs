@@ -8,6 +8,7 @@ const common = { bundle: true, format: 'esm', sourcemap: true, target: 'es2022',
 await Promise.all([
   build({ ...common, entryPoints: ['src/index.ts'], outfile: 'dist/index.js', platform: 'node', packages: 'external' }),
   build({ ...common, entryPoints: ['src/node/index.ts'], outfile: 'dist/node.js', platform: 'node', packages: 'external' }),
+  build({ ...common, entryPoints: ['src/vm/index.ts'], outfile: 'dist/vm.js', platform: 'node', packages: 'external' }),
   build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', platform: 'node', packages: 'external' }),
   // The browser build carries its dependencies so a page or worker can load one file.
   build({ ...common, entryPoints: ['src/index.ts'], outfile: 'dist/browser/index.js', platform: 'browser' }),
