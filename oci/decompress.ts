@@ -1,26 +1,40 @@
-// Layer decompression as streams. gzip uses the platform's DecompressionStream when it
-// copes with concatenated members (eStargz layers are thousands of gzip members), else
-// pako; zstd uses fzstd (pure JS, no wasm to fetch, works in workers). Truncated input is
-// an error, never a silently short tar.
+// Layer decompression as streams. gzip uses the platform's DecompressionStream: as is
+// where it decodes concatenated members (Node), else restarted at every member's end
+// (Chromium, Firefox stop after the first; eStargz layers are thousands of members); pako
+// where there is none. zstd uses fzstd (pure JS, no wasm to fetch, works in workers).
+// Truncated input is an error, never a silently short tar.
 import { Decompress as ZstdDecompress } from 'fzstd';
 import pako from 'pako';
 import { ImageError, errorMessage } from './errors.js';
+import { mapGzipError, memberGzip } from './gzip-members.js';
 import type { Compression } from './media-types.js';
+
+/** A gzip decoder such as `new DecompressionStream('gzip')`. */
+export type GzipDecoder = ReadableWritablePair<Uint8Array, Uint8Array>;
 
 export interface DecompressOptions {
   /** false forces the pure-JS gzip path (tests; platforms with a broken native one). */
   native?: boolean;
   /** A platform gzip decoder to use instead (Codecs.gunzip). */
   gunzip?: ((stream: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array>) | undefined;
+  /**
+   * Makes a native decoder that stops after one member with an error, restarted at each
+   * member (tests inject one; by default DecompressionStream when the platform's stops).
+   */
+  nativeGzip?: (() => GzipDecoder) | undefined;
 }
 
 export function decompressStream(kind: Compression, stream: ReadableStream<Uint8Array>, opts: DecompressOptions = {}): ReadableStream<Uint8Array> {
   if (kind === 'none') return stream;
   if (kind === 'zstd') return zstdStream(stream);
   if (opts.gunzip) return mapStreamErrors(opts.gunzip(stream), mapGzipError);
+  if (opts.native === false) return pakoGzip(stream);
+  if (opts.nativeGzip) return memberGzip(stream, opts.nativeGzip);
   return lazyStream(async () => {
-    const native = opts.native !== false && (await nativeGzipHandlesMembers());
-    return native ? nativeGzip(stream) : pakoGzip(stream);
+    const native = await nativeGzipKind();
+    if (native === 'members') return nativeGzip(stream);
+    if (native === 'first') return memberGzip(stream, () => new DecompressionStream('gzip') as unknown as GzipDecoder);
+    return pakoGzip(stream);
   });
 }
 
@@ -81,38 +95,34 @@ export async function peek(stream: ReadableStream<Uint8Array>, n: number): Promi
   return { head, stream: replay };
 }
 
-let probe: Promise<boolean> | undefined;
+let probe: Promise<'members' | 'first' | 'none'> | undefined;
 
-/** Chrome and Firefox have rejected data after the first gzip member; Node accepts it. */
-function nativeGzipHandlesMembers(): Promise<boolean> {
-  if (typeof globalThis.DecompressionStream !== 'function') return Promise.resolve(false);
+/**
+ * What the platform's DecompressionStream does with two gzip members: decodes both (Node),
+ * decodes the first and errors on the rest (Chromium, Firefox), or anything else (none:
+ * a decoder that drops the rest silently cannot be restarted, as no error says where).
+ */
+function nativeGzipKind(): Promise<'members' | 'first' | 'none'> {
+  if (typeof globalThis.DecompressionStream !== 'function') return Promise.resolve('none');
   probe ??= (async () => {
-    // Two gzip members: "a" and "b", stored (uncompressed) deflate blocks.
+    // "a" and "b", stored (uncompressed) deflate blocks.
     const member = (c: number, crc: number[]) => [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 1, 1, 0, 0xfe, 0xff, c, ...crc, 1, 0, 0, 0];
-    const bytes = new Uint8Array([...member(0x61, [0x43, 0xbe, 0xb7, 0xe8]), ...member(0x62, [0xf9, 0xef, 0xbe, 0x71])]);
+    const a = member(0x61, [0x43, 0xbe, 0xb7, 0xe8]);
+    const decode = (bytes: number[]) => new Response(new Blob([new Uint8Array(bytes)]).stream().pipeThrough(new DecompressionStream('gzip'))).text();
     try {
-      const out = await new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'))).text();
-      return out === 'ab';
+      return (await decode([...a, ...member(0x62, [0xf9, 0xef, 0xbe, 0x71])])) === 'ab' ? 'members' : 'none';
     } catch {
-      return false;
+      return (await decode(a).catch(() => '')) === 'a' ? 'first' : 'none';
     }
   })();
   return probe;
 }
 
-function mapGzipError(e: unknown): unknown {
-  if (e instanceof ImageError) return e;
-  const msg = errorMessage(e);
-  const code = (e as { code?: unknown })?.code;
-  if (code === 'Z_BUF_ERROR' || /unexpected end|truncat|incomplete|premature/i.test(msg)) {
-    return new ImageError('TRUNCATED', `gzip layer data is truncated: ${msg}`, { cause: e });
-  }
-  return new ImageError('BAD_TAR', `gzip layer data is corrupt: ${msg}`, { cause: e });
-}
 
 function nativeGzip(stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
   return mapStreamErrors(stream.pipeThrough(new DecompressionStream('gzip') as unknown as ReadableWritablePair<Uint8Array, Uint8Array>), mapGzipError);
 }
+
 
 /** The same bytes, with any error the stream raises passed through `map` first. */
 export function mapStreamErrors(stream: ReadableStream<Uint8Array>, map: (e: unknown) => unknown): ReadableStream<Uint8Array> {

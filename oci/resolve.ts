@@ -226,7 +226,10 @@ function blobStream(ctx: HttpContext, source: ImageSource, desc: Descriptor, onP
   return lazyStream(async () => {
     const hit = await cache.openBlob(desc.digest).catch(() => undefined);
     if (hit) {
-      ctx.logger?.debug?.(`blob ${desc.digest}: from the cache`);
+      // Layers at info, so that a user sees why nothing was downloaded: the page lists it in
+      // its messages, the CLI prints it on stderr, one line a layer. The config goes with them.
+      const config = isConfigType(desc.mediaType);
+      const say = (m: string) => (config ? ctx.logger?.debug?.(m) : ctx.logger?.info?.(m));
       // Through the same verifier: a file changed since the cache checked it still fails.
       const fromCache: ImageSource = {
         label: `${source.label} (cached)`,
@@ -237,7 +240,10 @@ function blobStream(ctx: HttpContext, source: ImageSource, desc: Descriptor, onP
           return new Response(hit);
         },
       };
-      return verifiedBlobStream(ctx, fromCache, desc, onProgress);
+      const short = desc.digest.replace(/^(\w+:\w{12})\w+$/, '$1…');
+      return verifiedBlobStream(ctx, fromCache, desc, onProgress).pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({ flush: () => say(`blob ${short}: from the cache (${desc.size} bytes, verified)`) }),
+      );
     }
     return teeToCache(ctx, verifiedBlobStream(ctx, source, desc, onProgress), cache, desc);
   });
