@@ -47,11 +47,7 @@ type Interceptor = ConstructorParameters<typeof InterceptorSource>[0]['intercept
 
 /** Serves `url` inside this page (or Node process) as the VM's end of `rings`; resolves once it serves. */
 export async function serveStackOnWebSocketLink(rings: RingBuffers, url: string = C2W_WS_URL, opts: WebSocketLinkOptions = {}): Promise<WebSocketLinkServer> {
-  const [{ WebSocketInterceptor }, { ws }, { defineNetwork, InterceptorSource }] = await Promise.all([
-    import('@mswjs/interceptors/WebSocket'),
-    import('msw'),
-    import('msw/experimental'),
-  ]);
+  const { WebSocketInterceptor, ws, defineNetwork, InterceptorSource } = await import('./msw-parts.js');
   const done = { toNet: 0, fromNet: 0, fullRetries: 0 };
   const counts = { connections: 0, rejected: 0 };
   let current: { pump: RingPump; close(): void } | undefined;
