@@ -98,9 +98,13 @@ describe('?vm=ws:// — the native guest mounts the page-pulled rootfs through c
     expect(bridge.stats.toPage).toBeGreaterThan(0);
     expect(bridge.stats.toVm).toBeGreaterThan(0);
     const status = page.locator('#vm-status');
-    // The page's counters are refreshed every 500 ms; by now the VM is gone.
+    // The page's counters are refreshed every 500 ms; by now the VM is gone. Everything
+    // the VM sent reached the page. The page may have sent a last frame (the stack's
+    // answer to the VM's FIN) while the bridge was already closing, which the bridge
+    // then discards: at most one frame more.
     await expect.poll(async () => Number(await status.getAttribute('data-to-net'))).toBe(bridge.stats.toPage);
-    await expect.poll(async () => Number(await status.getAttribute('data-from-net'))).toBe(bridge.stats.toVm);
+    await expect.poll(async () => Number(await status.getAttribute('data-from-net')) - bridge.stats.toVm).toBeGreaterThanOrEqual(0);
+    expect(Number(await status.getAttribute('data-from-net')) - bridge.stats.toVm).toBeLessThanOrEqual(1518);
     expect(await status.getAttribute('data-state')).toMatch(/^closed/);
     await page.screenshot({ path: join(SHOTS, 'vm-websocket.png'), fullPage: true });
   });
