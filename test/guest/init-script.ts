@@ -2,35 +2,15 @@
 // (DESIGN.md "What the VM does"): link up, DHCP, the very same 9P mount command; then it
 // runs the test's /checks.sh and prints its output between markers on the serial console.
 
-export const MOUNT_POINT = '/run/9pbundle';
-/** The c2w VM's mount, character for character. */
-export const MOUNT_COMMAND =
-  `mount -t 9p -o trans=tcp,version=9p2000.L,msize=5000000,port=80,cache=loose,ro 192.168.127.252 ${MOUNT_POINT}`;
+// The VM's steps are the embedded VM's (src/vm): one copy of the mount command and the
+// udhcpc hook.
+export { MOUNT_COMMAND, MOUNT_POINT, UDHCPC_SCRIPT } from '../../src/vm/init-script.js';
+import { MOUNT_COMMAND, MOUNT_POINT } from '../../src/vm/init-script.js';
 
 // Long, odd strings no kernel message or check output can produce by accident.
 export const MARK_BEGIN = '@@IMAGEMOUNTER-GUEST-CHECKS-BEGIN@@';
 export const MARK_END = '@@IMAGEMOUNTER-GUEST-CHECKS-END@@';
 export const MARK_MOUNT_FAILED = '@@IMAGEMOUNTER-GUEST-MOUNT-FAILED@@';
-
-/** busybox udhcpc's hook (same semantics as busybox's examples/udhcp/simple.script): address, default route. */
-export const UDHCPC_SCRIPT = `#!/bin/sh
-case "$1" in
-  deconfig)
-    ip -4 addr flush dev "$interface"
-    ip link set dev "$interface" up
-    ;;
-  bound|renew)
-    ip -4 addr flush dev "$interface"
-    ip addr add "$ip/\${mask:-24}" \${broadcast:+broadcast "$broadcast"} dev "$interface"
-    if [ -n "$router" ]; then
-      for r in $router; do ip route add default via "$r" dev "$interface" && break; done
-    fi
-    : > /etc/resolv.conf
-    for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
-    ;;
-esac
-exit 0
-`;
 
 /**
  * `modules` are file names under /lib/modules in load order (dependencies first).
