@@ -6,6 +6,8 @@
 //                                     snapshot is taken here
 //   host:  {"args":[…],"tty":…}\n     the run's settings as one JSON line (printable
 //                                     ASCII only), see GoLine
+//   guest: @@IMAGEMOUNTER-PROBE@@ …   with GoLine.probe: that command's output, after the
+//          @@IMAGEMOUNTER-PROBE-END@@ mount and before the container (a test's walk of the tree)
 //   guest: @@IMAGEMOUNTER-START@@     network up, bundle mounted, container starting:
 //                                     everything after it is the container's output
 //   guest: @@IMAGEMOUNTER-EXIT n@@    the container exited with status n (then poweroff)
@@ -18,6 +20,8 @@ export const MOUNT_COMMAND = `mount -t 9p -o trans=tcp,version=9p2000.L,msize=50
 export const MARK = {
   ready: '@@IMAGEMOUNTER-READY@@',
   start: '@@IMAGEMOUNTER-START@@',
+  probe: '@@IMAGEMOUNTER-PROBE@@',
+  probeEnd: '@@IMAGEMOUNTER-PROBE-END@@',
   exitPrefix: '@@IMAGEMOUNTER-EXIT ',
   errorPrefix: '@@IMAGEMOUNTER-ERROR ',
   end: '@@',
@@ -44,6 +48,12 @@ export interface GoLine {
    * output wants bare LF.
    */
   onlcr?: boolean;
+  /**
+   * A shell command run once the bundle is mounted, before the container, with its
+   * output between MARK.probe and MARK.probeEnd: how tests and benchmarks look at the
+   * mounted tree (/run/9pbundle) from the guest's own side.
+   */
+  probe?: string;
 }
 
 /** One line of printable ASCII: JSON with everything outside 0x20–0x7e escaped, so no tty setting can alter it. */
@@ -93,7 +103,7 @@ export function initScript(modules: readonly string[]): string {
     'hostname=hostname:s',
     'root=root.path:s',
   ].join(' ');
-  const goSpec = ['go_args=args:w', 'go_argt=args:t', 'go_tty=tty:s', 'go_rows=rows:s', 'go_cols=cols:s', 'go_time=time:s', 'go_debug=debug:s', 'go_onlcr=onlcr:s'].join(' ');
+  const goSpec = ['go_args=args:w', 'go_argt=args:t', 'go_tty=tty:s', 'go_rows=rows:s', 'go_cols=cols:s', 'go_time=time:s', 'go_debug=debug:s', 'go_onlcr=onlcr:s', 'go_probe=probe:s'].join(' ');
   return `#!/bin/sh
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
@@ -124,6 +134,12 @@ udhcpc -i eth0 >/run/udhcpc.log 2>&1 || fail "udhcpc: $(tail -n 3 /run/udhcpc.lo
 step DHCP done
 mkdir -p ${MOUNT_POINT} && ${MOUNT_COMMAND} || fail "9P mount of 192.168.127.252 failed"
 step mounted
+if [ -n "$go_probe" ]; then
+  echo "${MARK.probe}"
+  (cd / && sh -c "$go_probe") </dev/null
+  echo "${MARK.probeEnd}"
+  step probe done
+fi
 config=${MOUNT_POINT}/config/config.json
 vars=$(awk -f /${JSON_AWK_PATH} -v spec='${spec}' $config) || fail "cannot read $config"
 eval "$vars"

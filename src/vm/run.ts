@@ -10,7 +10,7 @@ import type { MountedImageSession } from '../mount.js';
 import { listenSockets } from '../transport/index.js';
 import { pruneOldest, type VmAssets } from './assets.js';
 import { GuestConsole } from './console.js';
-import { encodeGoLine, type GoLine } from './init-script.js';
+import { encodeGoLine, MARK, type GoLine } from './init-script.js';
 import { linkGuestFrames, startV86, V86_CMDLINE, type V86Guest } from './v86.js';
 
 export interface RunInVmOptions {
@@ -31,6 +31,12 @@ export interface RunInVmOptions {
   snapshotDir?: string | false;
   /** Progress marks: `boot` (VM started), `ready`, `start` (container started), with ms since the call. */
   onTiming?: (mark: string, ms: number) => void;
+  /**
+   * A shell command the guest runs once the bundle is mounted, before the container
+   * (GoLine.probe); `onOutput` gets what it printed, with LF line ends, before the
+   * container starts. For tests and benchmarks.
+   */
+  probe?: { command: string; onOutput: (text: string) => void };
 }
 
 export class VmRunError extends Error {
@@ -78,11 +84,19 @@ function consoleSession(opts: RunInVmOptions, started: number, io: () => GuestIo
     ...(tty && opts.stdout.rows ? { rows: opts.stdout.rows, cols: opts.stdout.columns } : {}),
     time: Math.floor(Date.now() / 1000),
     ...(opts.debug ? { debug: true } : {}),
+    ...(opts.probe ? { probe: opts.probe.command } : {}),
   });
   const sendGo = () => {
     const line = encodeGoLine(go());
     // The guest's UART takes a few KiB at a time; pace long lines.
     for (let i = 0, k = 0; i < line.length; i += 512, k++) setTimeout(() => io().send(line.slice(i, i + 512)), k * 5);
+  };
+  // The probe's output can exceed the console's log: keep the set-up bytes whole.
+  const setupBytes: Uint8Array[] = [];
+  const showBoot = opts.debug === true && opts.stderr !== undefined;
+  const onBootOutput = (b: Uint8Array) => {
+    if (opts.probe) setupBytes.push(b.slice());
+    if (showBoot) opts.stderr!.write(b);
   };
   const console = new GuestConsole({
     onReady: () => {
@@ -91,6 +105,11 @@ function consoleSession(opts: RunInVmOptions, started: number, io: () => GuestIo
     },
     onStart: () => {
       mark('start');
+      if (opts.probe) {
+        const text = probeOutput(setupBytes.splice(0));
+        if (text === undefined) return fail(new VmRunError('the guest printed no probe output', 'GUEST_SETUP', console.log));
+        opts.probe.onOutput(text);
+      }
       if (!stdin) return;
       if (tty) stdin.setRawMode!(true);
       stdin.on('data', onData);
@@ -103,7 +122,7 @@ function consoleSession(opts: RunInVmOptions, started: number, io: () => GuestIo
       settle(status);
     },
     onError: (message, log) => fail(new VmRunError(`the guest could not start the container: ${message}`, 'GUEST_SETUP', log)),
-    ...(opts.debug && opts.stderr ? { onBootOutput: (b: Uint8Array) => void opts.stderr!.write(b) } : {}),
+    ...(showBoot || opts.probe ? { onBootOutput } : {}),
   });
   const cleanup = () => {
     if (!stdin) return;
@@ -113,6 +132,15 @@ function consoleSession(opts: RunInVmOptions, started: number, io: () => GuestIo
     stdin.pause();
   };
   return { console, done, fail, sendGo, mark, cleanup };
+}
+
+/** The text between the probe markers of the guest's set-up output, CR LF made LF. */
+function probeOutput(chunks: Uint8Array[]): string | undefined {
+  const text = new TextDecoder().decode(Buffer.concat(chunks));
+  const from = text.indexOf(MARK.probe);
+  const to = text.indexOf(MARK.probeEnd, from);
+  if (from < 0 || to < 0) return undefined;
+  return text.slice(from + MARK.probe.length, to).replace(/\r\n/g, '\n').replace(/^\n/, '');
 }
 
 const require = createRequire(import.meta.url);

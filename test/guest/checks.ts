@@ -20,6 +20,18 @@ export interface CheckOptions {
 
 const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
+/**
+ * The whole tree under \`root\` as the kernel sees it: S, H and L lines (parseReport). Also
+ * run on its own by the v86 guest (GoLine.probe), where every fork costs milliseconds:
+ * find batches its stat and sha256sum calls.
+ */
+export function walkScript(root: string = MOUNT_POINT): string {
+  return `find ${root} -exec stat -c 'S|%f|%u|%g|%s|%h|%t|%T|%Y|%n' {} +
+find ${root} -type f -exec sha256sum {} + | sed 's/^/H|/'
+find ${root} -type l | while read -r p; do echo "L|$p|$(readlink "$p")"; done
+`;
+}
+
 export function checksScript(o: CheckOptions): string {
   const m = MOUNT_POINT;
   const f = `${m}/rootfs/${o.existingFile}`;
@@ -35,10 +47,7 @@ expect_fail() {
 dump() { echo "FILE|$1"; cat "$2"; echo; echo "ENDFILE|$1"; }
 
 # 1. The whole tree as the kernel sees it.
-find ${m} -exec stat -c 'S|%f|%u|%g|%s|%h|%t|%T|%Y|%n' {} +
-find ${m} -type f -exec sha256sum {} + | sed 's/^/H|/'
-find ${m} -type l | while read -r p; do echo "L|$p|$(readlink "$p")"; done
-${o.bigDir ? `n=$(ls ${m}/rootfs/${o.bigDir.path} | wc -l); [ "$n" = ${o.bigDir.count} ] && check ls-big-dir ok || check ls-big-dir fail "ls listed $n"` : ''}
+${walkScript(m)}${o.bigDir ? `n=$(ls ${m}/rootfs/${o.bigDir.path} | wc -l); [ "$n" = ${o.bigDir.count} ] && check ls-big-dir ok || check ls-big-dir fail "ls listed $n"` : ''}
 
 # 2. The bundle's config files, as the VM reads them.
 dump config.json ${m}/config/config.json
