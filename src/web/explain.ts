@@ -73,6 +73,16 @@ export function explainError(e: ErrorInfo): Explanation {
         lines: ['Check the repository name and the tag or digest; the server has no such image.', `Details: ${e.message}`],
       };
     case 'NO_MATCHING_PLATFORM':
+      if (e.embeddedVm) {
+        return {
+          title: 'The image has no linux/386 variant, the only kind the embedded VM (v86, a 32-bit PC) runs.',
+          lines: [
+            e.message,
+            'For amd64, arm64 or riscv64 images, run a container2wasm VM made for that architecture: add `&vm=URL` of its out.wasm.gzip (built with `c2w --external-bundle`) to this page\'s address.',
+            'Or only mount and browse the image: `&vm=none&platform=OS/ARCH`.',
+          ],
+        };
+      }
       return {
         title: `The image has no variant for the requested platform.`,
         lines: [e.message, 'Pick one of them with `&platform=OS/ARCH[/VARIANT]` in this page\'s address.'],

@@ -96,6 +96,7 @@ function describeError(e: unknown, req: OpenRequest): ErrorInfo {
     crossOrigin,
     proxied: req.proxy !== undefined,
     ...(req.credentials ? { withCredentials: true } : {}),
+    ...(req.embeddedVm ? { embeddedVm: true } : {}),
   };
 }
 

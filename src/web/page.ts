@@ -113,6 +113,7 @@ async function main(): Promise<void> {
   if (rings) open.rings = rings;
   if (credentials) open.credentials = credentials;
   const platform = params.get('platform') || defaultPlatform(vm);
+  if (!params.get('platform') && platform) open.embeddedVm = true;
   const proxy = params.get('proxy');
   if (platform) open.platform = platform;
   if (proxy) open.proxy = proxy;

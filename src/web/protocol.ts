@@ -7,6 +7,8 @@ export interface OpenRequest {
   ref: string;
   platform?: string;
   proxy?: string;
+  /** The platform is the embedded VM's default, not the user's choice. */
+  embeddedVm?: boolean;
   /** Registry credentials the user gave in this tab. */
   credentials?: { username?: string; password?: string; token?: string };
   /** c2w's rings of the VM link, when the page runs or bridges a VM. */
@@ -49,6 +51,8 @@ export interface ErrorInfo {
   proxied: boolean;
   /** True when the pull sent credentials the user gave. */
   withCredentials?: boolean;
+  /** True when the platform was chosen for the embedded VM (linux/386), not by the user. */
+  embeddedVm?: boolean;
   /**
    * After a cross-origin fetch failure: the status of a plain GET (no custom headers, so
    * no CORS preflight) to the registry's /v2/ or the layout's index.json; absent when

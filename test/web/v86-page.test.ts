@@ -37,6 +37,7 @@ beforeAll(async () => {
   web = await startWebServer({ root, extra: { '/vm/v86': join(assets.initrd, '..') } });
   reg = await startRegistry();
   await pushLayout(img.dir, img.tag, reg.host, 'run386:latest');
+  await pushLayout(fx.small.dir, fx.small.tag, reg.host, 'small:latest');
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -97,6 +98,17 @@ describe('the page boots the embedded v86 VM when no ?vm= is given', () => {
     await page.screenshot({ path: join(SHOTS, 'v86-terminal.png'), fullPage: true });
     await page.close();
   }, BOOT_TIMEOUT + 120_000);
+
+  test('an image without a linux/386 variant: says so and points to ?vm= for other architectures', async () => {
+    const page = await context.newPage();
+    await page.goto(`${web.url}/?${new URLSearchParams({ image: `${reg.host}/small:latest` })}`);
+    await page.locator('#error h2').waitFor({ timeout: 30_000 });
+    const text = await page.locator('#error').innerText();
+    expect(text).toContain('no linux/386 variant');
+    expect(text).toContain('linux/amd64');
+    expect(text).toContain('&vm=URL');
+    await page.close();
+  });
 
   test('reload with the registry stopped: image from IndexedDB, VM from the boot snapshot', async () => {
     await reg.stop();
