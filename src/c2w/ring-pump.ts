@@ -2,8 +2,8 @@
 // to a native VM, the emscripten QEMU's in-page socket): bytes from the VM go into toNet,
 // bytes in fromNet go back to the VM. It plays the part of c2w's VM worker
 // (vmRingEndpoint follows c2w's algorithm: all-or-nothing writes, notify after each),
-// with one deliberate difference: where c2w drops a chunk that does not fit ("FIXME:
-// buffer full; dropping packets"), we keep it, back off and retry, and count the retry.
+// with one deliberate difference: where c2w drops a chunk that does not fit (and logs
+// that its buffer is full), we keep it, back off and retry, and count the retry.
 // Runs on a page's main thread: nothing here blocks for long (the ring locks are held
 // by the stack only for one copy) and fromNet is watched with Atomics.waitAsync.
 import { TO_NET_CAPACITY, vmRingEndpoint, type RingBuffers } from '../transport/rings.js';
@@ -18,7 +18,7 @@ export interface RingPumpStats {
 }
 
 export interface RingPump {
-  /** Bytes the VM sent (QEMU-framed stream, any chunking). */
+  /** Bytes the VM sent (QEMU-framed stream, any chunking). Kept by reference until written: do not reuse the buffer. */
   receive(bytes: Uint8Array): void;
   /** Stops both directions; queued bytes are discarded. */
   close(): void;
@@ -86,7 +86,7 @@ export function pumpRings(rings: RingBuffers, sendToVm: (bytes: Uint8Array) => v
     receive(bytes) {
       if (closed) return;
       // A chunk larger than the ring could never fit; a byte stream may be split anywhere.
-      for (let off = 0; off < bytes.length; off += TO_NET_CAPACITY) queue.push(bytes.slice(off, off + TO_NET_CAPACITY));
+      for (let off = 0; off < bytes.length; off += TO_NET_CAPACITY) queue.push(bytes.subarray(off, off + TO_NET_CAPACITY));
       if (!retryTimer) drainQueue();
     },
     close() {

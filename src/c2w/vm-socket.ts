@@ -2,7 +2,7 @@
 // WASI VM (c2w's `--net=socket`) turn into. Runs on a worker thread that may block, as
 // c2w's VM worker does. Differs from c2w in one way only: a send that does not fit in
 // toNet waits for the stack to drain it and is retried (counted), where c2w drops it
-// ("FIXME: buffer full; dropping packets") and the VM's TCP has to recover.
+// (it logs that the buffer is full) and the VM's TCP has to recover.
 import { TO_NET_CAPACITY, vmRingEndpoint, type RingBuffers } from '../transport/rings.js';
 
 export interface VmSocketStats {

@@ -6,28 +6,8 @@ import { crc32 } from '../../oci/gzip-members.js';
 import { ImageError, decompressStream } from '../../oci/index.js';
 import { content } from './images.js';
 import { laggingStrictGunzip, strictGunzip } from './strict-gunzip.js';
+import { chunked, collect, failure } from './stream-helpers.js';
 
-function chunked(bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {
-  let off = 0;
-  return new ReadableStream({
-    pull(c) {
-      if (off >= bytes.length) return c.close();
-      c.enqueue(bytes.slice(off, (off += size)));
-    },
-  });
-}
-
-async function collect(s: ReadableStream<Uint8Array>): Promise<Buffer> {
-  const parts: Uint8Array[] = [];
-  for await (const c of s as unknown as AsyncIterable<Uint8Array>) parts.push(c);
-  return Buffer.concat(parts);
-}
-
-async function failure(p: Promise<unknown>): Promise<ImageError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(ImageError);
-  return e as ImageError;
-}
 
 /** Incompressible bytes (xorshift32), so that members are as large in as out. */
 function noise(n: number, seed: number): Uint8Array {

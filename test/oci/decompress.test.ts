@@ -3,6 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ImageError, decompressStream, sniffCompression } from '../../oci/index.js';
 import { content } from './images.js';
+import { chunked, collect, failure } from './stream-helpers.js';
 
 // Two zstd frames: 300000 bytes of a repeated 1000-byte pseudo-random unit (several
 // blocks, no checksum), then "hello zstd\n" (with an XXH64 checksum). Made once with
@@ -40,28 +41,6 @@ function zstdSamplePlain(): Uint8Array {
   return out;
 }
 
-/** A stream of `bytes` in chunks of `size` (awkward sizes split headers and members). */
-function chunked(bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {
-  let off = 0;
-  return new ReadableStream({
-    pull(c) {
-      if (off >= bytes.length) return c.close();
-      c.enqueue(bytes.slice(off, (off += size)));
-    },
-  });
-}
-
-async function collect(s: ReadableStream<Uint8Array>): Promise<Buffer> {
-  const parts: Uint8Array[] = [];
-  for await (const c of s as unknown as AsyncIterable<Uint8Array>) parts.push(c);
-  return Buffer.concat(parts);
-}
-
-async function failure(p: Promise<unknown>): Promise<ImageError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(ImageError);
-  return e as ImageError;
-}
 
 const modes = [
   { name: 'native DecompressionStream', native: true },
