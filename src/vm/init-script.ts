@@ -4,8 +4,8 @@
 // Console protocol with the host (markers are printed alone, so no output can fake them):
 //   guest: @@IMAGEMOUNTER-READY@@     modules loaded, waiting for one line; the boot
 //                                     snapshot is taken here
-//   host:  {"args":[…],"tty":…}\n     the run's settings as one JSON line (printable
-//                                     ASCII only), see GoLine
+//   host:  go_tty=true go_args=…\n    the run's settings as one line of shell assignments
+//                                     (printable ASCII only), see GoLine
 //   guest: @@IMAGEMOUNTER-PROBE@@ …   with GoLine.probe: that command's output, after the
 //          @@IMAGEMOUNTER-PROBE-END@@ mount and before the container (a test's walk of the tree)
 //   guest: @@IMAGEMOUNTER-START@@     network up, bundle mounted, container starting:
@@ -56,9 +56,45 @@ export interface GoLine {
   probe?: string;
 }
 
-/** One line of printable ASCII: JSON with everything outside 0x20–0x7e escaped, so no tty setting can alter it. */
+/**
+ * A word that busybox sh reads back as exactly the UTF-8 bytes of `s`: printable ASCII
+ * inside '…', the quote as \', every other byte as $'\ooo'. NUL, which no argv or
+ * environment can hold, is dropped.
+ */
+export function shellWord(s: string): string {
+  let out = '';
+  let plain = '';
+  for (const b of new TextEncoder().encode(s)) {
+    if (b >= 0x20 && b <= 0x7e && b !== 0x27) {
+      plain += String.fromCharCode(b);
+      continue;
+    }
+    if (plain) out += `'${plain}'`;
+    plain = '';
+    if (b === 0x27) out += "\\'";
+    else if (b !== 0) out += `$'\\${b.toString(8).padStart(3, '0')}'`;
+  }
+  return out + (plain || !out ? `'${plain}'` : '');
+}
+
+/**
+ * The settings line: shell assignments (go_tty=… go_args=…) that /init evals, one line
+ * of printable ASCII, so no tty setting can alter it. A JSON line would need a parser,
+ * and the guest's (busybox awk) costs a second under emulation. go_args holds the
+ * command as quoted words, for `eval "set -- $go_args"`.
+ */
 export function encodeGoLine(go: GoLine): string {
-  return JSON.stringify(go).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) + '\n';
+  const vars: [string, string | number | boolean | undefined][] = [
+    ['tty', go.tty],
+    ['rows', go.rows],
+    ['cols', go.cols],
+    ['time', go.time],
+    ['debug', go.debug],
+    ['onlcr', go.onlcr],
+    ['probe', go.probe],
+    ['args', go.args?.map(shellWord).join(' ')],
+  ];
+  return vars.flatMap(([k, v]) => (v === undefined ? [] : [`go_${k}=${shellWord(String(v))}`])).join(' ') + '\n';
 }
 
 /** busybox udhcpc's hook (same semantics as busybox's examples/udhcp/simple.script): address, default route, DNS. */
@@ -103,7 +139,6 @@ export function initScript(modules: readonly string[]): string {
     'hostname=hostname:s',
     'root=root.path:s',
   ].join(' ');
-  const goSpec = ['go_args=args:w', 'go_argt=args:t', 'go_tty=tty:s', 'go_rows=rows:s', 'go_cols=cols:s', 'go_time=time:s', 'go_debug=debug:s', 'go_onlcr=onlcr:s', 'go_probe=probe:s'].join(' ');
   return `#!/bin/sh
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
@@ -117,22 +152,29 @@ for m in ${modules.join(' ')}; do
 done
 fail() { echo "${MARK.errorPrefix}$*${MARK.end}"; sync; poweroff -f; sleep 60; }
 
+# What does not depend on the image is made before the snapshot: the mount points, the
+# overlay's tmpfs, and the container's /dev directories (every devtmpfs mount shows the
+# same tree). Under emulation each command costs tens of milliseconds after a restore.
+mkdir -p ${MOUNT_POINT} /run/image-rootfs /run/rootfs /run/overlay /dev/pts /dev/shm /dev/mqueue
+mount -t tmpfs tmpfs /run/overlay && mkdir -p /run/overlay/upper /run/overlay/work
+
 # The host's settings: one line, not echoed. A boot snapshot resumes here.
 stty -echo -icanon
 echo "${MARK.ready}"
 read -r go
-printf '%s\\n' "$go" > /run/go.json
-vars=$(awk -f /${JSON_AWK_PATH} -v spec='${goSpec}' /run/go.json) || fail "bad settings line: $go"
-eval "$vars"
+case "$go" in
+  go_tty=*) eval "$go" || fail "bad settings line: $go" ;;
+  *) fail "bad settings line: $go" ;;
+esac
 [ -n "$go_time" ] && date -s "@$go_time" >/dev/null 2>&1
-step() { [ "$go_debug" = true ] && echo "guest: $* ($(cut -d' ' -f1 /proc/uptime) s uptime)"; }
+step() { [ "$go_debug" = true ] && read -r up _ </proc/uptime && echo "guest: $* ($up s uptime)"; }
 step settings read
 
 # The c2w VM's steps.
 ip link set dev eth0 up
 udhcpc -i eth0 >/run/udhcpc.log 2>&1 || fail "udhcpc: $(tail -n 3 /run/udhcpc.log)"
 step DHCP done
-mkdir -p ${MOUNT_POINT} && ${MOUNT_COMMAND} || fail "9P mount of 192.168.127.252 failed"
+${MOUNT_COMMAND} || fail "9P mount of 192.168.127.252 failed"
 step mounted
 if [ -n "$go_probe" ]; then
   echo "${MARK.probe}"
@@ -145,26 +187,33 @@ vars=$(awk -f /${JSON_AWK_PATH} -v spec='${spec}' $config) || fail "cannot read 
 eval "$vars"
 step config.json read
 root=\${root:-/run/rootfs}
-mkdir -p /run/image-rootfs /run/overlay "$root"
-mount --bind ${MOUNT_POINT}/rootfs /run/image-rootfs || fail "bind mount of the rootfs failed"
-mount -t tmpfs tmpfs /run/overlay && mkdir -p /run/overlay/upper /run/overlay/work
-mount -t overlay overlay -o lowerdir=/run/image-rootfs,upperdir=/run/overlay/upper,workdir=/run/overlay/work "$root" || fail "overlay mount failed"
+[ -d "$root" ] || mkdir -p "$root"
+# Mounts go through fstab files, one mount command each (paths escaped as fstab wants).
+r=\${root// /\\\\040}
+printf '%s\\n' \\
+  "${MOUNT_POINT}/rootfs /run/image-rootfs none bind 0 0" \\
+  "overlay $r overlay lowerdir=/run/image-rootfs,upperdir=/run/overlay/upper,workdir=/run/overlay/work 0 0" >/run/rootfs.fstab
+mount -a -T /run/rootfs.fstab >/run/mount.log 2>&1 || fail "bind or overlay mount of the rootfs failed: $(tail -n 2 /run/mount.log)"
 
 # The spec's default mounts (a devtmpfs stands in for the /dev tmpfs and its nodes).
 for d in proc dev sys run tmp; do [ -d "$root/$d" ] || mkdir -p "$root/$d"; done
-mount -t proc proc "$root/proc"
-mount -t devtmpfs devtmpfs "$root/dev"
-mkdir -p "$root/dev/pts" "$root/dev/shm" "$root/dev/mqueue"
-mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$root/dev/pts" 2>/dev/null
-mount -t tmpfs -o mode=1777 shm "$root/dev/shm"
-mount -t mqueue mqueue "$root/dev/mqueue" 2>/dev/null
-mount -t sysfs -o ro sysfs "$root/sys"
-mount -t tmpfs -o mode=755 tmpfs "$root/run"
-if [ -d "$root/etc" ] && [ ! -L "$root/etc/resolv.conf" ]; then cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null; fi
+printf '%s\\n' \\
+  "proc $r/proc proc defaults 0 0" \\
+  "devtmpfs $r/dev devtmpfs defaults 0 0" \\
+  "devpts $r/dev/pts devpts newinstance,ptmxmode=0666,mode=0620 0 0" \\
+  "shm $r/dev/shm tmpfs mode=1777 0 0" \\
+  "mqueue $r/dev/mqueue mqueue defaults 0 0" \\
+  "sysfs $r/sys sysfs ro 0 0" \\
+  "tmpfs $r/run tmpfs mode=755 0 0" >/run/container.fstab
+# devpts and mqueue are optional (kernels without them still run the container).
+mount -a -T /run/container.fstab >/run/mount.log 2>&1
+if [ -d "$root/etc" ] && [ ! -L "$root/etc/resolv.conf" ]; then
+  while IFS= read -r l; do printf '%s\\n' "$l"; done </etc/resolv.conf >"$root/etc/resolv.conf" 2>/dev/null
+fi
 [ -n "$hostname" ] && hostname "$hostname"
 step container mounts done
 
-[ "$go_argt" = a ] && args=$go_args
+[ -n "\${go_args+set}" ] && args=$go_args
 eval "set -- $args"
 [ $# -gt 0 ] || fail "no command: process.args is empty"
 # Resolve a bare command name with the container's PATH, inside its root.

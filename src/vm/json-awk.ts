@@ -11,11 +11,15 @@
 // (surrogate pairs included) as UTF-8; NUL, which no argv or environment can hold, is dropped.
 //
 // Speed matters more than it seems: under v86 busybox awk runs ~0.4 ms per interpreted
-// operation, so a parser walking config.json (~2 KiB) a character at a time took seconds.
-// Here one gsub (C code) cuts the text into tokens, one a line; the awk loop then runs
-// once per token, and strings are unescaped only when asked for and only if they hold a
-// backslash. Whitespace between tokens is allowed; syntax is checked only as far as
-// brackets balancing.
+// operation, so a parser walking config.json (~4 KiB) a character at a time took seconds,
+// and one loop turn per token still took a second. So the work is done by regular
+// expressions (C code) wherever it can be: raw newlines and tabs (never inside a JSON
+// string) become spaces; one gsub cuts the text into tokens, one a line, and takes an
+// array of strings and literals (capabilities, mount options, env) as one token; commas
+// and colons are dropped between tokens, since an object's tokens alternate key and
+// value. The awk loop then runs once per remaining token, a packed array is split only
+// when a field inside it is asked for, and strings are unescaped only when asked for and
+// only if they hold a backslash. Syntax is checked only as far as brackets balancing.
 
 export const JSON_AWK = String.raw`
 function hexval(h,    i, n, c) {
@@ -66,8 +70,27 @@ function q(s,    out, i) {
   while ((i = index(s, "'")) > 0) { out = out substr(s, 1, i - 1) "'\\''"; s = substr(s, i + 1) }
   return out s "'"
 }
+# A packed array token "[ e1 , e2 ]" at path → its elements as V/T/N entries.
+function unpack(path,    t, k) {
+  t = P[path]; delete P[path]
+  t = substr(t, 2, length(t) - 2); k = 0
+  while (match(t, /"([^"\\]|[\\].)*"|[-+.0-9a-zA-Z]+/)) {
+    V[path "." k] = substr(t, RSTART, RLENGTH)
+    T[path "." k] = (substr(t, RSTART, 1) == "\"") ? "s" : "l"
+    k++
+    t = substr(t, RSTART + RLENGTH)
+  }
+  N[path] = k
+}
+# Unpacks any packed array on the way to path.
+function reach(path,    n, parts, i, p) {
+  n = split(substr(path, 2), parts, ".")
+  p = ""
+  for (i = 1; i <= n; i++) { p = p "." parts[i]; if (p in P) unpack(p) }
+}
 function val(path) { return (T[path] == "s") ? str(V[path]) : V[path] }
 function field(path, kind,    i, out, sep) {
+  reach(path)
   if (kind == "t") return T[path]
   if (kind == "s") return (path in V) ? val(path) : ""
   out = ""; sep = ""
@@ -77,32 +100,34 @@ function field(path, kind,    i, out, sep) {
   }
   return out
 }
-{ buf = buf $0 "\n" }
+{ buf = buf $0 " " }
 END {
-  gsub(/"([^"\\]|[\\].)*"|[][{}:,]|[-+.0-9a-zA-Z]+/, "&\n", buf)
+  gsub(/\t|\r/, " ", buf)
+  gsub(/\[ *(("([^"\\]|[\\].)*"|[-+.0-9a-zA-Z]+)( *, *("([^"\\]|[\\].)*"|[-+.0-9a-zA-Z]+))*)? *\]|"([^"\\]|[\\].)*"|[][{}]|[-+.0-9a-zA-Z]+/, "&\n", buf)
+  gsub(/\n[ ,:]+/, "\n", buf)
+  sub(/^[ ,:]+/, "", buf)
   nt = split(buf, tok, "\n")
-  d = 0; cur = ""; ctype[0] = ""; expectkey = 0; seen = 0
-  for (i = 1; i <= nt; i++) {
+  d = 0; ctype[0] = ""; cur = ""; key = 0; seen = 0
+  for (i = 1; i < nt; i++) {
     t = tok[i]
     c = substr(t, 1, 1)
-    if (c == " " || c == "\t" || c == "\r") { sub(/^[ \t\r]+/, "", t); c = substr(t, 1, 1) }
-    if (t == "") continue
-    seen = 1
-    if (c == ",") {
-      if (ctype[d] == "a") { idx[d]++; cur = path[d] "." idx[d] } else expectkey = 1
-      continue
-    }
-    if (c == ":") continue
     if (c == "}" || c == "]") {
-      if (c == "]") N[path[d]] = empty[d] ? 0 : idx[d] + 1
-      d--
+      if (c == "]") N[path[d]] = idx[d]
+      d--; key = (ctype[d] == "o")
       continue
     }
-    if (expectkey) { cur = path[d] "." str(t); expectkey = 0; continue }
-    if (ctype[d] == "a") empty[d] = 0
-    if (c == "{") { d++; path[d] = cur; ctype[d] = "o"; T[cur] = "o"; expectkey = 1; continue }
-    if (c == "[") { d++; path[d] = cur; ctype[d] = "a"; T[cur] = "a"; idx[d] = 0; empty[d] = 1; cur = cur ".0"; continue }
+    if (key) { cur = path[d] "." str(t); key = 0; continue }
+    if (ctype[d] == "a") { cur = path[d] "." idx[d]; idx[d]++ }
+    seen = 1
+    if (c == "{") { d++; path[d] = cur; ctype[d] = "o"; T[cur] = "o"; key = 1; continue }
+    if (c == "[") {
+      T[cur] = "a"
+      if (length(t) > 1) { P[cur] = t; key = (ctype[d] == "o"); continue }
+      d++; path[d] = cur; ctype[d] = "a"; idx[d] = 0
+      continue
+    }
     V[cur] = t; T[cur] = (c == "\"") ? "s" : "l"
+    key = (ctype[d] == "o")
   }
   if (!seen || d != 0) { print "json.awk: not a JSON document" > "/dev/stderr"; exit 2 }
   n = split(spec, specs, " ")

@@ -3,7 +3,7 @@
 // The serial console is the container's terminal; its exit status is the result.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { MountedImageSession } from '../mount.js';
@@ -11,6 +11,7 @@ import { listenSockets } from '../transport/index.js';
 import { pruneOldest, type VmAssets } from './assets.js';
 import { GuestConsole } from './console.js';
 import { encodeGoLine, MARK, type GoLine } from './init-script.js';
+import { badV86State } from './v86-state.js';
 import { linkGuestFrames, startV86, V86_CMDLINE, type V86Guest } from './v86.js';
 
 export interface RunInVmOptions {
@@ -152,6 +153,8 @@ function v86StateKey(files: Uint8Array[], memoryMiB: number, nic: string): strin
   return h.update(`${memoryMiB}|${nic}|${V86_CMDLINE}|${version}`).digest('hex').slice(0, 16);
 }
 
+const toArrayBuffer = (b: Buffer): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+
 async function runV86(opts: RunInVmOptions): Promise<number> {
   const started = Date.now();
   const { assets } = opts;
@@ -167,7 +170,15 @@ async function runV86(opts: RunInVmOptions): Promise<number> {
   const statePath = snapshotDir
     ? join(snapshotDir, `state-${v86StateKey([files.kernel, files.initrd, files.bios, files.vgaBios], memoryMiB, assets.nic)}.bin`)
     : undefined;
-  const restoring = statePath !== undefined && existsSync(statePath);
+  let state = statePath !== undefined && existsSync(statePath) ? toArrayBuffer(readFileSync(statePath)) : undefined;
+  const bad = state && badV86State(state);
+  if (bad) {
+    // A damaged snapshot is dropped: this run boots cold and saves a new one.
+    opts.stderr?.write(`imagemounter: ${statePath}: ${bad}; booting cold\n`);
+    rmSync(statePath!, { force: true });
+    state = undefined;
+  }
+  const restoring = state !== undefined;
   let guest: V86Guest | undefined;
   const c = consoleSession(opts, started, () => ({ send: (b) => guest!.sendSerial(b) }), {
     onReady: async () => {
@@ -181,13 +192,12 @@ async function runV86(opts: RunInVmOptions): Promise<number> {
       opts.onTiming?.(`snapshot-saved (${(state.byteLength / 2 ** 20).toFixed(0)} MiB in ${Date.now() - t} ms)`, Date.now() - started);
     },
   });
-  const state = restoring ? readFileSync(statePath) : undefined;
   guest = await startV86({
     files,
     wasmPath: require.resolve('v86/build/v86.wasm'),
     nic: assets.nic,
     memoryMiB,
-    ...(state ? { state: state.buffer.slice(state.byteOffset, state.byteOffset + state.byteLength) as ArrayBuffer } : {}),
+    ...(state ? { state } : {}),
   });
   c.mark(restoring ? 'restored' : 'boot');
   const link = linkGuestFrames(guest, (t) => opts.session.attach(t));

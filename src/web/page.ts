@@ -84,6 +84,16 @@ async function main(): Promise<void> {
     },
   };
   setStatus(`Pulling ${image}…`);
+  // The VM starts now, in parallel with the pull (v86 restores or boots meanwhile); it
+  // reaches the network only once the image is mounted.
+  let onMounted!: () => void;
+  let onMountFailed!: (e: Error) => void;
+  const mounted = new Promise<void>((resolve, reject) => {
+    onMounted = resolve;
+    onMountFailed = reject;
+  });
+  mounted.catch(() => undefined);
+  if (rings) startVm(vm, rings, { image, status: $('vm-status'), terminalPanel: $('terminal-panel'), log }, mounted);
   worker.onmessage = (ev: MessageEvent<FromWorker>) => {
     const m = ev.data;
     switch (m.type) {
@@ -94,11 +104,12 @@ async function main(): Promise<void> {
       case 'layer':
         return progress.layer(m.digest, m.bytes, m.lazy);
       case 'mounted':
-        if (rings) startVm(vm, rings, { image, status: $('vm-status'), terminalPanel: $('terminal-panel'), log });
+        onMounted();
         return void mountedView(m.summary, source, vm);
       case 'vm-link':
         return log('info', `VM network link closed: ${m.reason}`);
       case 'error':
+        onMountFailed(new Error(m.error.message));
         return showError(explainError(m.error));
       case 'listing':
       case 'file': {

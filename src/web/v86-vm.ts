@@ -1,18 +1,20 @@
 // The page's side of the embedded VM: starts the v86 worker on the mount worker's rings,
 // reads the guest's console (GuestConsole: boot markers, then the container's bytes),
 // answers READY with the settings line, and joins the container's terminal to xterm.js.
-// The first cold boot saves v86's state at READY (before DHCP and the 9P mount) into
-// IndexedDB; later loads restore it and only run DHCP, the mount and the container.
-import { createStore, del, get, set } from 'idb-keyval';
+// The first cold boot saves v86's state at READY (before DHCP and the 9P mount) in the
+// browser's storage (snapshot-store.ts); later loads restore it and only run DHCP, the mount and the container.
+// The VM starts while the image is still being pulled; the settings line, after which
+// the guest brings its network up, waits for the mount.
 import type { RingBuffers } from '../transport/rings.js';
 import { GuestConsole } from '../vm/console.js';
 import { encodeGoLine } from '../vm/init-script.js';
+import { badV86State } from '../vm/v86-state.js';
+import { openSnapshotStore } from './snapshot-store.js';
 import type { ConsoleTerminal } from './terminal.js';
 import type { FromV86Worker, ToV86Worker, V86Assets } from './v86-worker.js';
 
-/** Guest RAM: the guest needs 128 MiB; the snapshot is about this size. */
+/** Guest RAM: the guest needs 128 MiB. The snapshot holds its non-zero pages (about 30 MiB). */
 const MEMORY_MIB = 128;
-const snapshots = () => createStore('imagemounter-vm', 'snapshots');
 
 export interface V86Ui {
   terminal: ConsoleTerminal;
@@ -28,22 +30,35 @@ export async function loadV86Assets(base: string): Promise<{ assets: V86Assets; 
   const m = JSON.parse(text) as { kernel: string; initrd: string; bios: string; vgaBios: string; nic: V86Assets['nic'] };
   const url = (f: string) => new URL(f, base).href;
   const assets: V86Assets = { kernel: url(m.kernel), initrd: url(m.initrd), bios: url(m.bios), vgaBios: url(m.vgaBios), wasm: new URL('./v86.wasm', location.href).href, nic: m.nic };
-  // The snapshot belongs to exactly these boot files (assets.json changes with them) and this RAM size.
+  // The snapshot belongs to exactly these boot files and kernel command line (assets.json's
+  // digest changes with them) and this RAM size.
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${text}|${MEMORY_MIB}`));
   const key = [...new Uint8Array(digest).slice(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join('');
   return { assets, key };
 }
 
-export async function startV86Vm(base: string, rings: RingBuffers, ui: V86Ui): Promise<void> {
+export async function startV86Vm(base: string, rings: RingBuffers, ui: V86Ui, mounted: Promise<void>): Promise<void> {
   const t0 = performance.now();
   const since = () => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
   const { assets, key } = await loadV86Assets(base);
-  const store = snapshots();
-  const state = await get<ArrayBuffer>(key, store).catch(() => undefined);
+  const store = await openSnapshotStore().catch(() => undefined);
+  let state = await store?.get(key).catch(() => undefined);
+  const bad = state && badV86State(state);
+  if (bad) {
+    // Say, drop it, and boot cold: this load saves a new one.
+    ui.log('warn', `v86: the saved boot snapshot is unusable (${bad}); booting cold`);
+    void store?.delete(key);
+    state = undefined;
+  }
   const worker = new Worker(new URL('./v86-worker.js', import.meta.url), { type: 'module' });
   const send = (m: ToV86Worker, transfer: Transferable[] = []) => worker.postMessage(m, transfer);
   const enc = new TextEncoder();
-  const sendGo = () => {
+  const sendGo = () =>
+    void mounted.then(sendGoNow, () => {
+      worker.terminate();
+      ui.setState('stopped', 'v86: stopped: there is no mounted image to run');
+    });
+  const sendGoNow = () => {
     const line = encodeGoLine({ tty: true, onlcr: true, rows: ui.terminal.rows(), cols: ui.terminal.cols(), time: Math.floor(Date.now() / 1000) });
     // The guest's UART takes a few KiB at a time; pace long lines.
     for (let i = 0, k = 0; i < line.length; i += 512, k++) setTimeout(() => send({ type: 'serial', bytes: enc.encode(line.slice(i, i + 512)) }), k * 5);
@@ -61,7 +76,10 @@ export async function startV86Vm(base: string, rings: RingBuffers, ui: V86Ui): P
       ui.terminal.write(enc.encode(log.replace(/\r?\n/g, '\r\n')));
     },
   });
-  ui.terminal.onInput((bytes) => send({ type: 'serial', bytes }));
+  // Keys reach the guest only once the container runs: before, they would land in the settings line.
+  ui.terminal.onInput((bytes) => {
+    if (console_.phase === 'running') send({ type: 'serial', bytes });
+  });
   worker.onmessage = (ev: MessageEvent<FromV86Worker>) => {
     const m = ev.data;
     if (m.type === 'serial') console_.push(m.bytes);
@@ -73,15 +91,16 @@ export async function startV86Vm(base: string, rings: RingBuffers, ui: V86Ui): P
         sendGo();
       }
     } else if (m.type === 'state') {
-      void set(key, m.state, store).then(
-        () => ui.log('info', `v86: boot snapshot saved (${(m.state.byteLength / 2 ** 20).toFixed(0)} MiB in IndexedDB)`),
+      const size = m.state.byteLength;
+      void store?.set(key, m.state).then(
+        () => ui.log('info', `v86: boot snapshot saved (${(size / 2 ** 20).toFixed(0)} MiB in ${store.where})`),
         (e: unknown) => ui.log('warn', `v86: could not keep the boot snapshot: ${(e as Error).message}`),
       );
       sendGo();
     } else {
       ui.setState('failed', `v86: ${m.message}`);
       // A snapshot that does not restore is dropped, so the next load boots cold.
-      if (state) void del(key, store);
+      if (state) void store?.delete(key);
     }
   };
   worker.onerror = (ev) => ui.setState('failed', `v86 worker failed to start: ${ev.message || 'see the browser console'}`);

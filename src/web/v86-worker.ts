@@ -50,7 +50,14 @@ async function fetchBytes(url: string): Promise<Uint8Array> {
 }
 
 async function start(m: Extract<ToV86Worker, { type: 'start' }>): Promise<void> {
-  const [kernel, initrd, bios, vgaBios] = await Promise.all([m.assets.kernel, m.assets.initrd, m.assets.bios, m.assets.vgaBios].map(fetchBytes));
+  // A restored state carries the kernel and initramfs in its memory: only the BIOS files load.
+  const none = async () => new Uint8Array(0);
+  const [kernel, initrd, bios, vgaBios] = await Promise.all([
+    m.state ? none() : fetchBytes(m.assets.kernel),
+    m.state ? none() : fetchBytes(m.assets.initrd),
+    fetchBytes(m.assets.bios),
+    fetchBytes(m.assets.vgaBios),
+  ]);
   const g = await startV86({
     files: { kernel: kernel!, initrd: initrd!, bios: bios!, vgaBios: vgaBios! },
     wasmPath: m.assets.wasm,

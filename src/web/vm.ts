@@ -46,9 +46,11 @@ export async function chooseVm(param: string | null): Promise<VmChoice> {
     return { kind: 'c2w', url: url.href };
   }
   const c2w = new URL(DEFAULT_C2W_VM, location.href).href;
-  if (await served(c2w)) return { kind: 'c2w', url: c2w };
   const assets = new URL(V86_ASSETS, location.href).href;
-  if (await served(`${assets}assets.json`)) return { kind: 'v86', assets };
+  // Both asked at once: each is a round trip before anything starts.
+  const [hasC2w, hasV86] = await Promise.all([served(c2w), served(`${assets}assets.json`)]);
+  if (hasC2w) return { kind: 'c2w', url: c2w };
+  if (hasV86) return { kind: 'v86', assets };
   return { kind: 'none', why: 'nothing-served' };
 }
 
@@ -77,22 +79,31 @@ export interface VmUi {
   log(level: 'info' | 'warn', message: string): void;
 }
 
-/** Starts the chosen VM on the rings the mount worker serves (after it has mounted). */
-export function startVm(vm: VmChoice, rings: RingBuffers, ui: VmUi): void {
-  if (vm.kind === 'websocket') return connectWebSocketVm(vm.url, rings, ui.status);
-  if (vm.kind === 'c2w') return startC2wVm(vm.url, rings, ui);
-  if (vm.kind === 'emscripten') return void startEmscriptenVm(vm.outJs, rings, ui);
-  if (vm.kind === 'v86') return void startEmbeddedVm(vm.assets, rings, ui);
+/**
+ * Starts the chosen VM on the rings the mount worker serves. `mounted` settles when the
+ * image is mounted (or cannot be): the embedded VM starts at once and only waits for it
+ * before its network comes up; the others start once it resolves.
+ */
+export function startVm(vm: VmChoice, rings: RingBuffers, ui: VmUi, mounted: Promise<void>): void {
+  if (vm.kind === 'v86') return void startEmbeddedVm(vm.assets, rings, ui, mounted);
+  void mounted.then(
+    () => {
+      if (vm.kind === 'websocket') return connectWebSocketVm(vm.url, rings, ui.status);
+      if (vm.kind === 'c2w') return startC2wVm(vm.url, rings, ui);
+      if (vm.kind === 'emscripten') return void startEmscriptenVm(vm.outJs, rings, ui);
+    },
+    () => undefined,
+  );
 }
 
-function startEmbeddedVm(base: string, rings: RingBuffers, ui: VmUi): Promise<void> {
+function startEmbeddedVm(base: string, rings: RingBuffers, ui: VmUi, mounted: Promise<void>): Promise<void> {
   const terminal = openTerminal(ui.terminalPanel);
   const setState = (state: string, text: string) => {
     ui.status.textContent = text;
     ui.status.dataset.state = state;
   };
   terminal.focus();
-  return startV86Vm(base, rings, { terminal, setState, log: ui.log }).catch((e: unknown) => setState('failed', `v86: ${e instanceof Error ? e.message : String(e)}`));
+  return startV86Vm(base, rings, { terminal, setState, log: ui.log }, mounted).catch((e: unknown) => setState('failed', `v86: ${e instanceof Error ? e.message : String(e)}`));
 }
 
 /**

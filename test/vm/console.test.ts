@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { encodeGoLine, GuestConsole } from '../../src/vm/index.js';
 
 function run(chunks: string[]) {
@@ -51,12 +53,15 @@ describe('GuestConsole', () => {
   });
 });
 
-describe('encodeGoLine', () => {
-  it('is one line of printable ASCII that JSON.parse reads back', () => {
-    const go = { args: ['/bin/sh', '-c', 'echo "é 😀"\n\x03\x7f\ttab'], tty: false, time: 1 };
-    const line = encodeGoLine(go);
+describe.skipIf(!existsSync('/bin/busybox'))('encodeGoLine', () => {
+  it('is one line of printable ASCII that busybox sh evals back into every value', () => {
+    const args = ['/bin/sh', '-c', 'echo "é 😀"\n\x03\x7f\ttab', "it's", '', '\\ $HOME `id` * ?', 'nul\0gone'];
+    const line = encodeGoLine({ args, tty: false, time: 1, rows: 40, probe: "find / | wc -l; echo 'x'" });
     expect(line.endsWith('\n')).toBe(true);
     expect(/^[\x20-\x7e]*$/.test(line.slice(0, -1))).toBe(true);
-    expect(JSON.parse(line)).toEqual(go);
+    // As /init does: eval the line, then the command's words.
+    const script = `IFS= read -r go; eval "$go"; printf '%s\\0' "$go_tty" "$go_time" "$go_rows" "\${go_cols-unset}" "$go_probe"; eval "set -- $go_args"; for a; do printf '%s\\0' "$a"; done`;
+    const out = execFileSync('/bin/busybox', ['sh', '-c', script], { input: line }).toString('utf8').split('\0').slice(0, -1);
+    expect(out).toEqual(['false', '1', '40', 'unset', "find / | wc -l; echo 'x'", ...args.map((a) => a.replace('\0', ''))]);
   });
 });

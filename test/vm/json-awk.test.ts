@@ -43,28 +43,31 @@ describe.skipIf(!existsSync(BUSYBOX))('json.awk (busybox awk)', () => {
       'app:x:1000:1001::/home/app:/bin/sh\n',
       'staff:x:20:app\nwheel:x:10:app\n',
     );
-    const got = read(JSON.stringify(spec), {
-      args: 'process.args:w',
-      env: 'process.env:w',
-      cwd: 'process.cwd:s',
-      uid: 'process.user.uid:s',
-      gid: 'process.user.gid:s',
-      gids: 'process.user.additionalGids:n',
-      root: 'root.path:s',
-      terminal: 'process.terminal:s',
-      hostname: 'hostname:s',
-    });
-    expect(got).toEqual({
-      args: spec.process.args,
-      env: spec.process.env,
-      cwd: '/home/app',
-      uid: '1000',
-      gid: '1001',
-      gids: spec.process.user.additionalGids!.join(','),
-      root: '/run/rootfs',
-      terminal: 'true',
-      hostname: '',
-    });
+    // Compact, and as the mounter serves it (two-space indent).
+    for (const doc of [JSON.stringify(spec), JSON.stringify(spec, null, 2) + '\n']) {
+      const got = read(doc, {
+        args: 'process.args:w',
+        env: 'process.env:w',
+        cwd: 'process.cwd:s',
+        uid: 'process.user.uid:s',
+        gid: 'process.user.gid:s',
+        gids: 'process.user.additionalGids:n',
+        root: 'root.path:s',
+        terminal: 'process.terminal:s',
+        hostname: 'hostname:s',
+      });
+      expect(got).toEqual({
+        args: spec.process.args,
+        env: spec.process.env,
+        cwd: '/home/app',
+        uid: '1000',
+        gid: '1001',
+        gids: spec.process.user.additionalGids!.join(','),
+        root: '/run/rootfs',
+        terminal: 'true',
+        hostname: '',
+      });
+    }
   });
 
   it('decodes every JSON escape and keeps quotes, newlines and non-ASCII text intact', () => {
@@ -79,6 +82,8 @@ describe.skipIf(!existsSync(BUSYBOX))('json.awk (busybox awk)', () => {
       '',
       ' leading and trailing ',
       "'''",
+      'a],[b',
+      'x: y, z}{',
     ];
     const doc = JSON.stringify({ a: { args }, other: [{ args: ['not this'] }] });
     expect(read(doc, { args: 'a.args:w' }).args).toEqual(args);
@@ -105,6 +110,9 @@ describe.skipIf(!existsSync(BUSYBOX))('json.awk (busybox awk)', () => {
   it('handles nested arrays and objects, and pretty-printed input', () => {
     const doc = JSON.stringify({ x: [[1, 2], { y: ['a', 'b'] }, []], z: { w: ['q'] } }, null, 2);
     expect(read(doc, { y: 'x.1.y:w', w: 'z.w:w', first: 'x.0.1:s', xt: 'x.2:t' })).toEqual({ y: ['a', 'b'], w: ['q'], first: '2', xt: 'a' });
+    // Arrays of objects around arrays of strings (the spec's mounts), and values after them.
+    const mounts = JSON.stringify({ m: [{ d: '/proc', o: ['a', 'b'] }, { d: '/dev', o: [] }], after: 'z' }, null, 1);
+    expect(read(mounts, { d1: 'm.1.d:s', o0: 'm.0.o:w', o1: 'm.1.o:w', o1t: 'm.1.o:t', after: 'after:s' })).toEqual({ d1: '/dev', o0: ['a', 'b'], o1: [], o1t: 'a', after: 'z' });
   });
 
   it('fails on a document that is not JSON', () => {
