@@ -109,6 +109,7 @@ export async function measureInGuest(assets: VmAssets, kernel: GuestKernel, busy
       emulator,
       onSerial: (l) => emulator.add_listener('serial0-output-byte', l),
       sendSerial: (d) => emulator.serial0_send(typeof d === 'string' ? d : Buffer.from(d).toString('latin1')),
+      resizeTerminal: () => {},
       onFrame: (l) => emulator.add_listener('net0-send', l),
       sendFrame: (f) => (emulator as unknown as { bus: { send(n: string, d: unknown): void } }).bus.send('net0-receive', f),
       saveState: () => emulator.save_state(),

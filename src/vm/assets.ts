@@ -13,7 +13,7 @@ import { ensureDebianKernel, ensureDebianPackage, VmAssetError, type GuestKernel
 import { initScript, JSON_AWK_PATH, UDHCPC_SCRIPT } from './init-script.js';
 import { JSON_AWK } from './json-awk.js';
 import { resolveModules } from './modules.js';
-import { V86_CMDLINE, type Nic } from './v86.js';
+import { V86_MACHINE, type Nic } from './v86.js';
 
 export type { Nic };
 
@@ -94,7 +94,7 @@ export async function ensureVmAssets(opts: VmAssetOptions): Promise<VmAssets> {
   // The digest names what a boot snapshot depends on: a page keys its snapshot with it.
   const digest = createHash('sha256');
   for (const f of Object.values(files)) digest.update(readFileSync(f));
-  digest.update(`${nic}|${V86_CMDLINE}`);
+  digest.update(`${nic}|${V86_MACHINE}`);
   const manifest =
     JSON.stringify({ ...assets, kernel: 'bzImage', initrd: 'initrd.cpio.gz', bios: 'bios.bin', vgaBios: 'vgabios.bin', digest: digest.digest('hex').slice(0, 16) }, null, 1) + '\n';
   const manifestPath = join(out, 'assets.json');

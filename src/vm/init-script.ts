@@ -12,10 +12,19 @@
 //                                     everything after it is the container's output
 //   guest: @@IMAGEMOUNTER-EXIT n@@    the container exited with status n (then poweroff)
 //   guest: @@IMAGEMOUNTER-ERROR msg@@ setting up failed (DHCP, mount, config.json)
+// Terminal sizes go on the second serial port (RESIZE_TTY), any time after READY.
 
 export const MOUNT_POINT = '/run/9pbundle';
 /** The c2w VM's mount, character for character. */
 export const MOUNT_COMMAND = `mount -t 9p -o trans=tcp,version=9p2000.L,msize=5000000,port=80,cache=loose,ro 192.168.127.252 ${MOUNT_POINT}`;
+
+/** The guest's second serial port: the host writes terminal sizes there (resizeLine). */
+export const RESIZE_TTY = '/dev/ttyS1';
+
+/** A terminal size for RESIZE_TTY. */
+export function resizeLine(rows: number, cols: number): string {
+  return `${Math.max(1, Math.floor(rows))} ${Math.max(1, Math.floor(cols))}\n`;
+}
 
 export const MARK = {
   ready: '@@IMAGEMOUNTER-READY@@',
@@ -157,6 +166,16 @@ fail() { echo "${MARK.errorPrefix}$*${MARK.end}"; sync; poweroff -f; sleep 60; }
 # same tree). Under emulation each command costs tens of milliseconds after a restore.
 mkdir -p ${MOUNT_POINT} /run/image-rootfs /run/rootfs /run/overlay /dev/pts /dev/shm /dev/mqueue
 mount -t tmpfs tmpfs /run/overlay && mkdir -p /run/overlay/upper /run/overlay/work
+
+# Terminal size changes come as "ROWS COLS" lines on the second serial port; stty on the
+# console passes each on to the container (the kernel sends it SIGWINCH). A VM without
+# that port: the loop is never started.
+if stty -F ${RESIZE_TTY} -echo -icrnl 2>/dev/null; then
+  (while read -r rows cols; do
+    case "$rows$cols" in *[!0-9]*|'') continue ;; esac
+    stty -F /dev/ttyS0 rows "$rows" cols "$cols"
+  done <${RESIZE_TTY}) >/dev/null 2>&1 &
+fi
 
 # The host's settings: one line, not echoed. A boot snapshot resumes here.
 stty -echo -icanon

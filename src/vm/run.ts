@@ -5,14 +5,15 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { MountedImageSession } from '../mount.js';
 import { listenSockets } from '../transport/index.js';
 import { pruneOldest, type VmAssets } from './assets.js';
 import { GuestConsole } from './console.js';
-import { encodeGoLine, MARK, type GoLine } from './init-script.js';
+import { encodeGoLine, MARK, resizeLine, type GoLine } from './init-script.js';
 import { badV86State } from './v86-state.js';
-import { linkGuestFrames, startV86, V86_CMDLINE, type V86Guest } from './v86.js';
+import { linkGuestFrames, startV86, V86_MACHINE, type V86Guest } from './v86.js';
 
 export interface RunInVmOptions {
   session: MountedImageSession;
@@ -59,6 +60,8 @@ export async function runInVm(opts: RunInVmOptions): Promise<number> {
 interface GuestIo {
   /** Serial bytes to the guest. */
   send(bytes: Uint8Array | string): void;
+  /** A new terminal size (the guest's second serial port). */
+  resize(rows: number, cols: number): void;
 }
 
 /** The VM-independent part: console markers, the settings line, stdin and the terminal. */
@@ -76,6 +79,11 @@ function consoleSession(opts: RunInVmOptions, started: number, io: () => GuestIo
   const onData = (b: Buffer) => {
     if (b.length) lastByte = b[b.length - 1]!;
     io().send(new Uint8Array(b.buffer, b.byteOffset, b.length));
+  };
+  // The host terminal's size follows the container: at its start and on each change.
+  const stdout = opts.stdout as typeof opts.stdout & { on?(event: 'resize', l: () => void): unknown; off?(event: 'resize', l: () => void): unknown };
+  const onResize = () => {
+    if (opts.stdout.rows && opts.stdout.columns) io().resize(opts.stdout.rows, opts.stdout.columns);
   };
   // Piped input ends: ^D ends the guest's read (twice when a line is unfinished).
   const onEnd = () => io().send(lastByte === 10 ? '\x04' : '\x04\x04');
@@ -112,7 +120,11 @@ function consoleSession(opts: RunInVmOptions, started: number, io: () => GuestIo
         opts.probe.onOutput(text);
       }
       if (!stdin) return;
-      if (tty) stdin.setRawMode!(true);
+      if (tty) {
+        stdin.setRawMode!(true);
+        onResize();
+        stdout.on?.('resize', onResize);
+      }
       stdin.on('data', onData);
       stdin.on('end', onEnd);
       stdin.resume();
@@ -129,6 +141,7 @@ function consoleSession(opts: RunInVmOptions, started: number, io: () => GuestIo
     if (!stdin) return;
     stdin.off('data', onData);
     stdin.off('end', onEnd);
+    stdout.off?.('resize', onResize);
     if (tty) stdin.setRawMode!(false);
     stdin.pause();
   };
@@ -150,7 +163,7 @@ function v86StateKey(files: Uint8Array[], memoryMiB: number, nic: string): strin
   const h = createHash('sha256');
   for (const f of files) h.update(f);
   const version = (JSON.parse(readFileSync(require.resolve('v86/package.json'), 'utf8')) as { version: string }).version;
-  return h.update(`${memoryMiB}|${nic}|${V86_CMDLINE}|${version}`).digest('hex').slice(0, 16);
+  return h.update(`${memoryMiB}|${nic}|${V86_MACHINE}|${version}`).digest('hex').slice(0, 16);
 }
 
 const toArrayBuffer = (b: Buffer): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
@@ -180,7 +193,7 @@ async function runV86(opts: RunInVmOptions): Promise<number> {
   }
   const restoring = state !== undefined;
   let guest: V86Guest | undefined;
-  const c = consoleSession(opts, started, () => ({ send: (b) => guest!.sendSerial(b) }), {
+  const c = consoleSession(opts, started, () => ({ send: (b) => guest!.sendSerial(b), resize: (r, w) => guest!.resizeTerminal(r, w) }), {
     onReady: async () => {
       if (!statePath || restoring) return;
       const t = Date.now();
@@ -230,13 +243,20 @@ async function runQemu(opts: RunInVmOptions): Promise<number> {
     socket.on('data', (b: Buffer) => link.receive(new Uint8Array(b.buffer, b.byteOffset, b.length)));
     socket.on('close', () => link.end('QEMU disconnected'));
   });
+  // The guest's second serial port (terminal sizes): QEMU connects to it as a client.
+  let resizeSocket: Socket | undefined;
+  const resizeListener = await listenSockets({ kind: 'tcp', host: '127.0.0.1', port: 0 }, (socket) => {
+    resizeSocket?.destroy();
+    resizeSocket = socket;
+    socket.resume(); // nothing comes back but an echo
+  });
   const accel = existsSync('/dev/kvm') ? ['-accel', 'kvm', '-accel', 'tcg'] : ['-accel', 'tcg'];
   const args = [
     ...accel,
     '-machine', 'pc',
     '-cpu', 'max',
     '-m', String(opts.memoryMiB ?? 512),
-    '-nodefaults', '-no-user-config', '-display', 'none', '-serial', 'stdio', '-no-reboot',
+    '-nodefaults', '-no-user-config', '-display', 'none', '-serial', 'stdio', '-serial', `tcp:127.0.0.1:${resizeListener.port}`, '-no-reboot',
     '-kernel', assets.kernel,
     '-initrd', assets.initrd,
     '-append', 'console=ttyS0 panic=-1 quiet loglevel=1 cryptomgr.notests=1',
@@ -244,7 +264,10 @@ async function runQemu(opts: RunInVmOptions): Promise<number> {
     '-device', 'virtio-net-pci,netdev=n0',
   ];
   const child = spawn('qemu-system-x86_64', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  const c = consoleSession(opts, started, () => ({ send: (b) => void child.stdin.write(b) }));
+  const c = consoleSession(opts, started, () => ({
+    send: (b) => void child.stdin.write(b),
+    resize: (rows, cols) => void resizeSocket?.write(resizeLine(rows, cols)),
+  }));
   c.mark('boot');
   const stderr: Buffer[] = [];
   child.stdout.on('data', (b: Buffer) => c.console.push(new Uint8Array(b.buffer, b.byteOffset, b.length)));
@@ -262,6 +285,7 @@ async function runQemu(opts: RunInVmOptions): Promise<number> {
     c.cleanup();
     process.off('exit', killOnExit);
     child.kill('SIGKILL');
-    await listener.close();
+    resizeSocket?.destroy();
+    await Promise.all([listener.close(), resizeListener.close()]);
   }
 }

@@ -5,6 +5,7 @@
 import { V86, type V86Options } from 'v86';
 import { encodeFrame, FrameDecoder } from '../net/index.js';
 import type { AttachedLink, ByteLinkTransport } from '../mount.js';
+import { resizeLine } from './init-script.js';
 import { badV86State } from './v86-state.js';
 /** The NIC v86 emulates for the guest (the initramfs carries the matching driver). */
 export type Nic = 'virtio' | 'ne2k';
@@ -35,12 +36,17 @@ export interface V86GuestOptions {
 /** The kernel command line: serial console, quiet, and no crypto self-tests (seconds under emulation). */
 export const V86_CMDLINE = 'console=ttyS0 quiet loglevel=1 cryptomgr.notests=1 tsc=reliable mitigations=off random.trust_cpu=on init_on_free=1';
 
+/** What a boot snapshot depends on besides the boot files and RAM: command line and devices. */
+export const V86_MACHINE = `${V86_CMDLINE}|uart1`;
+
 export interface V86Guest {
   readonly emulator: V86;
   /** Bytes the guest writes on its serial console. */
   onSerial(listener: (byte: number) => void): void;
   /** Bytes to the guest's serial console. */
   sendSerial(data: Uint8Array | string): void;
+  /** A new terminal size for the container (through the second serial port). */
+  resizeTerminal(rows: number, cols: number): void;
   /** Raw Ethernet frames the guest sends. */
   onFrame(listener: (frame: Uint8Array) => void): void;
   /** A raw Ethernet frame to the guest's NIC. */
@@ -72,6 +78,8 @@ export function startV86(opts: V86GuestOptions): Promise<V86Guest> {
     cmdline: [V86_CMDLINE, opts.cmdline].filter(Boolean).join(' '),
     ...(/^(https?|blob):/.test(opts.wasmPath) ? { wasm_fn: (env: WebAssembly.Imports) => compileStreaming(opts.wasmPath, env) } : {}),
     net_device: { type: opts.nic ?? 'virtio' },
+    // COM2: terminal sizes (RESIZE_TTY).
+    uart1: true,
     // A state is restored once v86 has loaded (restoreState), then the CPU starts.
     autostart: !opts.state,
     disable_keyboard: true,
@@ -97,6 +105,7 @@ export function startV86(opts: V86GuestOptions): Promise<V86Guest> {
         emulator,
         onSerial: (l) => emulator.add_listener('serial0-output-byte', l),
         sendSerial: (data) => emulator.serial0_send(typeof data === 'string' ? data : latin1(data)),
+        resizeTerminal: (rows, cols) => emulator.serial_send_bytes(1, new TextEncoder().encode(resizeLine(rows, cols))),
         onFrame: (l) => emulator.add_listener('net0-send', l),
         sendFrame: (frame) => (emulator as unknown as V86WithBus).bus.send('net0-receive', frame),
         saveState: () => emulator.save_state(),

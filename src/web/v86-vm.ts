@@ -1,10 +1,11 @@
 // The page's side of the embedded VM: starts the v86 worker on the mount worker's rings,
 // reads the guest's console (GuestConsole: boot markers, then the container's bytes),
-// answers READY with the settings line, and joins the container's terminal to xterm.js.
+// answers READY with the settings line, and joins the container's terminal to xterm.js
+// (keys, output, and size changes through the guest's second serial port).
 // The first cold boot saves v86's state at READY (before DHCP and the 9P mount) in the
-// browser's storage (snapshot-store.ts); later loads restore it and only run DHCP, the mount and the container.
-// The VM starts while the image is still being pulled; the settings line, after which
-// the guest brings its network up, waits for the mount.
+// browser's storage (snapshot-store.ts); later loads restore it and only run DHCP, the
+// mount and the container. The VM starts while the image is still being pulled; the
+// settings line, after which the guest brings its network up, waits for the mount.
 import type { RingBuffers } from '../transport/rings.js';
 import { GuestConsole } from '../vm/console.js';
 import { encodeGoLine } from '../vm/init-script.js';
@@ -68,13 +69,20 @@ export async function startV86Vm(base: string, rings: RingBuffers, ui: V86Ui, mo
       ui.setState('setup', `v86: booted in ${since()}; saving the boot snapshot`);
       send({ type: 'save' });
     },
-    onStart: () => ui.setState('running', `v86: container started after ${since()}${state ? ' (from the boot snapshot)' : ' (cold boot)'}`),
+    onStart: () => {
+      ui.setState('running', `v86: container started after ${since()}${state ? ' (from the boot snapshot)' : ' (cold boot)'}`);
+      // The settings line had the size when it was sent; the panel may have changed since.
+      send({ type: 'resize', rows: ui.terminal.rows(), cols: ui.terminal.cols() });
+    },
     onOutput: (bytes) => ui.terminal.write(bytes),
     onExit: (status) => ui.setState('exited', `v86: the container exited with status ${status}`),
     onError: (message, log) => {
       ui.setState('failed', `v86: the guest could not start the container: ${message}`);
       ui.terminal.write(enc.encode(log.replace(/\r?\n/g, '\r\n')));
     },
+  });
+  ui.terminal.onResize(({ rows, cols }) => {
+    if (console_.phase === 'running') send({ type: 'resize', rows, cols });
   });
   // Keys reach the guest only once the container runs: before, they would land in the settings line.
   ui.terminal.onInput((bytes) => {

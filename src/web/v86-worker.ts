@@ -20,6 +20,7 @@ export interface V86Assets {
 export type ToV86Worker =
   | { type: 'start'; assets: V86Assets; rings: RingBuffers; memoryMiB: number; state?: ArrayBuffer }
   | { type: 'serial'; bytes: Uint8Array }
+  | { type: 'resize'; rows: number; cols: number }
   | { type: 'save' };
 
 export type FromV86Worker =
@@ -35,6 +36,7 @@ self.addEventListener('message', (ev: MessageEvent<ToV86Worker>) => {
   const m = ev.data;
   if (m.type === 'start') void start(m).catch((e: unknown) => post({ type: 'error', message: e instanceof Error ? e.message : String(e) }));
   else if (m.type === 'serial') guest?.sendSerial(m.bytes);
+  else if (m.type === 'resize') guest?.resizeTerminal(m.rows, m.cols);
   else if (m.type === 'save') {
     void guest?.saveState().then(
       (state) => post({ type: 'state', state }, [state]),

@@ -2,9 +2,12 @@
 // packages, over our virtual network and 9P mount, on the serial console; what it prints
 // shows the image config was applied (user, working directory, environment), and its
 // exit status is the command's. v86 (in-process, linux/386) and QEMU (TCG, linux/amd64).
+import { PassThrough } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FixtureSet, RunImageFixture } from '../../fixtures/generate.js';
-import { ensureVmAssets } from '../../src/vm/index.js';
+import { mountImage } from '../../src/index.js';
+import { createNodeFetch, nodeCodecs } from '../../src/node/index.js';
+import { ensureVmAssets, runInVm } from '../../src/vm/index.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { getFixtures } from '../helpers/fixtures.js';
 
@@ -57,6 +60,31 @@ describe.each([
       expect(r.stdout).toBe('bye\n');
       // The first v86 run saved the boot snapshot: this one starts from it.
       if (vm === 'v86') expect(r.stderr).toContain('v86: restored at');
+    },
+    RUN_TIMEOUT_MS,
+  );
+
+  it(
+    'gives a host terminal\'s size to the container, and each change of it (SIGWINCH)',
+    async () => {
+      const img = image(fx)!;
+      const session = await mountImage({ image: img.dir, platform: img.platform, fetch: createNodeFetch(), codecs: nodeCodecs() });
+      // A terminal as Node has one: raw mode, rows/columns, a 'resize' event.
+      const stdin = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => stdin });
+      const stdout = Object.assign(new PassThrough(), { rows: 30, columns: 90 });
+      let text = '';
+      stdout.on('data', (b: Buffer) => {
+        text += b.toString();
+        if (text.includes('before:') && stdout.rows === 30) {
+          Object.assign(stdout, { rows: 41, columns: 123 });
+          stdout.emit('resize');
+        }
+      });
+      const args = ['/bin/sh', '-c', 'echo before: $(stty size); trap "echo got WINCH" WINCH; sleep 5; echo after: $(stty size)'];
+      const assets = await ensureVmAssets({ vm: vm as 'v86' | 'qemu' });
+      const status = await runInVm({ session, assets, args, stdin, stdout });
+      expect(status, text).toBe(0);
+      expect(text.replace(/\r/g, '')).toMatch(/before: 30 90\n(.*\n)*got WINCH\nafter: 41 123\n/);
     },
     RUN_TIMEOUT_MS,
   );

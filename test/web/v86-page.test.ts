@@ -63,6 +63,14 @@ function terminalText(page: Page): Promise<string> {
   });
 }
 
+/** xterm.js's rows and columns, as `stty size` prints them. */
+function terminalSize(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const t = (globalThis as unknown as { imagemounterTerminal: { rows: number; cols: number } }).imagemounterTerminal;
+    return `${t.rows} ${t.cols}`;
+  });
+}
+
 async function openAndWaitForPrompt(label: string): Promise<{ page: Page; ms: number; status: string }> {
   const page = await context.newPage();
   const log: string[] = [];
@@ -113,10 +121,17 @@ describe('the page boots the embedded v86 VM when no ?vm= is given', () => {
   test('reload with the registry stopped: image from IndexedDB, VM from the boot snapshot', async () => {
     await reg.stop();
     const { page, ms, status } = await openAndWaitForPrompt('warm');
+    const before = await terminalSize(page);
     console.log(`v86 page, from snapshot + IndexedDB: prompt after ${ms} ms (${status})`);
     expect(status).toContain('from the boot snapshot');
     expect(await page.locator('#log-list').innerText()).toMatch(/cache/i);
+    // A smaller window: xterm.js fits its panel again and the container's tty follows.
+    await page.setViewportSize({ width: 760, height: 600 });
+    const size = () => terminalSize(page);
+    await expect.poll(size, { timeout: 10_000 }).not.toBe(before);
     await page.locator('#terminal').click();
+    await page.keyboard.type('stty size\n');
+    await expect.poll(() => terminalText(page), { timeout: 30_000 }).toContain(`\n${await size()}\n`);
     await page.keyboard.type('echo $FOO; exit 3\n');
     await expect.poll(() => page.locator('#vm-status').getAttribute('data-state'), { timeout: 30_000 }).toBe('exited');
     expect(await page.locator('#vm-status').innerText()).toContain('exited with status 3');
