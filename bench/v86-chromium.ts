@@ -22,11 +22,11 @@ const PROBE = `
     const t = globalThis.imagemounterTerminal;
     const b = globalThis.__v86Bench;
     if (!t || b.running === undefined) return;
+    // Only the cursor's line: scanning the whole scrollback every 20 ms would load the
+    // page's thread, on a machine where the VM's worker needs every cycle.
     const buf = t.buffer.active;
-    for (let i = 0; i < buf.length; i++) {
-      const line = buf.getLine(i)?.translateToString(true) ?? '';
-      if (/\\$ ?$/.test(line)) { b.prompt = performance.now(); clearInterval(poll); return; }
-    }
+    const line = buf.getLine(buf.baseY + buf.cursorY)?.translateToString(true) ?? '';
+    if (/\\$ ?$/.test(line)) { b.prompt = performance.now(); clearInterval(poll); }
   }, 20);
 `;
 
