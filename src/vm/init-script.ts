@@ -18,6 +18,12 @@ export const MOUNT_POINT = '/run/9pbundle';
 /** The c2w VM's mount, character for character. */
 export const MOUNT_COMMAND = `mount -t 9p -o trans=tcp,version=9p2000.L,msize=5000000,port=80,cache=loose,ro 192.168.127.252 ${MOUNT_POINT}`;
 
+/** /init's first lines in every guest of ours (this one and the test rig's): the kernel's filesystems and two tmpfs. */
+export const EARLY_MOUNTS = `mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /tmp /run /etc && mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run`;
+
 /** The guest's second serial port: the host writes terminal sizes there (resizeLine). */
 export const RESIZE_TTY = '/dev/ttyS1';
 
@@ -150,10 +156,7 @@ export function initScript(modules: readonly string[]): string {
   ].join(' ');
   return `#!/bin/sh
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev 2>/dev/null
-mkdir -p /tmp /run /etc && mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run
+${EARLY_MOUNTS}
 # Kernel messages below "emergency" stay off the console: it is the container's terminal.
 dmesg -n 1
 for m in ${modules.join(' ')}; do

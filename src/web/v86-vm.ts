@@ -54,11 +54,12 @@ export async function startV86Vm(base: string, rings: RingBuffers, ui: V86Ui, mo
   const worker = new Worker(new URL('./v86-worker.js', import.meta.url), { type: 'module' });
   const send = (m: ToV86Worker, transfer: Transferable[] = []) => worker.postMessage(m, transfer);
   const enc = new TextEncoder();
-  const sendGo = () =>
-    void mounted.then(sendGoNow, () => {
-      worker.terminate();
-      ui.setState('stopped', 'v86: stopped: there is no mounted image to run');
-    });
+  // No image, nothing to run: the VM stops wherever it is (booting, restoring, waiting).
+  void mounted.catch(() => {
+    worker.terminate();
+    ui.setState('stopped', 'v86: stopped: there is no mounted image to run');
+  });
+  const sendGo = () => void mounted.then(sendGoNow, () => undefined);
   const sendGoNow = () => {
     const line = encodeGoLine({ tty: true, onlcr: true, rows: ui.terminal.rows(), cols: ui.terminal.cols(), time: Math.floor(Date.now() / 1000) });
     // The guest's UART takes a few KiB at a time; pace long lines.

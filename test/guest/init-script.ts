@@ -5,7 +5,7 @@
 // The VM's steps are the embedded VM's (src/vm): one copy of the mount command and the
 // udhcpc hook.
 export { MOUNT_COMMAND, MOUNT_POINT, UDHCPC_SCRIPT } from '../../src/vm/init-script.js';
-import { MOUNT_COMMAND, MOUNT_POINT } from '../../src/vm/init-script.js';
+import { EARLY_MOUNTS, MOUNT_COMMAND, MOUNT_POINT } from '../../src/vm/init-script.js';
 
 // Long, odd strings no kernel message or check output can produce by accident.
 export const MARK_BEGIN = '@@IMAGEMOUNTER-GUEST-CHECKS-BEGIN@@';
@@ -23,10 +23,7 @@ export function initScript(modules: string[], aname?: string): string {
   const anameOpt = aname ? `,aname=${aname}` : '';
   return `#!/bin/sh
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev 2>/dev/null
-mkdir -p /tmp /run /etc && mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run
+${EARLY_MOUNTS}
 # Kernel messages below "emergency" stay off the console so they cannot split result lines.
 dmesg -n 1
 export ANAME_OPT='${anameOpt}'

@@ -122,7 +122,7 @@ describe('the page boots the embedded v86 VM when no ?vm= is given', () => {
     await reg.stop();
     const { page, ms, status } = await openAndWaitForPrompt('warm');
     const before = await terminalSize(page);
-    console.log(`v86 page, from snapshot + IndexedDB: prompt after ${ms} ms (${status})`);
+    console.log(`v86 page, boot snapshot + image from IndexedDB: prompt after ${ms} ms (${status})`);
     expect(status).toContain('from the boot snapshot');
     expect(await page.locator('#log-list').innerText()).toMatch(/cache/i);
     // A smaller window: xterm.js fits its panel again and the container's tty follows.
