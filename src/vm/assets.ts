@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { writeCpio, type CpioEntry } from './cpio.js';
@@ -14,6 +15,8 @@ import { initScript, JSON_AWK_PATH, UDHCPC_SCRIPT } from './init-script.js';
 import { JSON_AWK } from './json-awk.js';
 import { resolveModules } from './modules.js';
 import { V86_MACHINE, type Nic } from './v86.js';
+
+const require = createRequire(import.meta.url);
 
 export type { Nic };
 
@@ -91,15 +94,23 @@ export async function ensureVmAssets(opts: VmAssetOptions): Promise<VmAssets> {
     vgaBios: copyIfChanged(join(sources.seabios!, 'usr/share/seabios/vgabios-stdvga.bin'), join(out, 'vgabios.bin')),
   };
   const assets: VmAssets = { vm: 'v86', ...files, nic, kernelVersion: sources.kernel.version };
-  // The digest names what a boot snapshot depends on: a page keys its snapshot with it.
-  const digest = createHash('sha256');
-  for (const f of Object.values(files)) digest.update(readFileSync(f));
-  digest.update(`${nic}|${V86_MACHINE}`);
-  const manifest =
-    JSON.stringify({ ...assets, kernel: 'bzImage', initrd: 'initrd.cpio.gz', bios: 'bios.bin', vgaBios: 'vgabios.bin', digest: digest.digest('hex').slice(0, 16) }, null, 1) + '\n';
+  // A page keys its boot snapshot with the digest.
+  const digest = v86SnapshotDigest([files.kernel, files.initrd, files.bios, files.vgaBios].map((f) => readFileSync(f)), nic);
+  const manifest = JSON.stringify({ ...assets, kernel: 'bzImage', initrd: 'initrd.cpio.gz', bios: 'bios.bin', vgaBios: 'vgabios.bin', digest }, null, 1) + '\n';
   const manifestPath = join(out, 'assets.json');
   if (!existsSync(manifestPath) || readFileSync(manifestPath, 'utf8') !== manifest) writeFileSync(manifestPath, manifest);
   return assets;
+}
+
+/**
+ * What a v86 boot snapshot depends on besides its RAM size: the boot files (kernel,
+ * initrd, BIOS, VGA BIOS), the NIC, the command line and devices, and v86's version.
+ */
+export function v86SnapshotDigest(files: Uint8Array[], nic: Nic): string {
+  const h = createHash('sha256');
+  for (const f of files) h.update(f);
+  const version = (JSON.parse(readFileSync(require.resolve('v86/package.json'), 'utf8')) as { version: string }).version;
+  return h.update(`${nic}|${V86_MACHINE}|${version}`).digest('hex').slice(0, 16);
 }
 
 /** What the boot files are made from: extracted Debian packages. */

@@ -2,18 +2,17 @@
 // or qemu-system-x86_64 as a child (amd64 guest) whose NIC connects to a local socket.
 // The serial console is the container's terminal; its exit status is the result.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { MountedImageSession } from '../mount.js';
 import { listenSockets } from '../transport/index.js';
-import { pruneOldest, type VmAssets } from './assets.js';
+import { pruneOldest, v86SnapshotDigest, type VmAssets } from './assets.js';
 import { GuestConsole } from './console.js';
 import { encodeGoLine, MARK, resizeLine, type GoLine } from './init-script.js';
 import { badV86State } from './v86-state.js';
-import { linkGuestFrames, startV86, V86_MACHINE, type V86Guest } from './v86.js';
+import { linkGuestFrames, startV86, type V86Guest } from './v86.js';
 
 export interface RunInVmOptions {
   session: MountedImageSession;
@@ -159,12 +158,6 @@ function probeOutput(chunks: Uint8Array[]): string | undefined {
 
 const require = createRequire(import.meta.url);
 
-function v86StateKey(files: Uint8Array[], memoryMiB: number, nic: string): string {
-  const h = createHash('sha256');
-  for (const f of files) h.update(f);
-  const version = (JSON.parse(readFileSync(require.resolve('v86/package.json'), 'utf8')) as { version: string }).version;
-  return h.update(`${memoryMiB}|${nic}|${V86_MACHINE}|${version}`).digest('hex').slice(0, 16);
-}
 
 const toArrayBuffer = (b: Buffer): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 
@@ -181,7 +174,7 @@ async function runV86(opts: RunInVmOptions): Promise<number> {
   const memoryMiB = opts.memoryMiB ?? 256;
   const snapshotDir = opts.snapshotDir === undefined ? join(dirname(assets.initrd), 'snapshots') : opts.snapshotDir;
   const statePath = snapshotDir
-    ? join(snapshotDir, `state-${v86StateKey([files.kernel, files.initrd, files.bios, files.vgaBios], memoryMiB, assets.nic)}.bin`)
+    ? join(snapshotDir, `state-${v86SnapshotDigest([files.kernel, files.initrd, files.bios, files.vgaBios], assets.nic)}-${memoryMiB}m.bin`)
     : undefined;
   let state = statePath !== undefined && existsSync(statePath) ? toArrayBuffer(readFileSync(statePath)) : undefined;
   const bad = state && badV86State(state);
@@ -201,7 +194,7 @@ async function runV86(opts: RunInVmOptions): Promise<number> {
       mkdirSync(dirname(statePath), { recursive: true });
       writeFileSync(`${statePath}.tmp-${process.pid}`, new Uint8Array(state));
       renameSync(`${statePath}.tmp-${process.pid}`, statePath);
-      pruneOldest(dirname(statePath), /^state-[0-9a-f]+\.bin$/, 2);
+      pruneOldest(dirname(statePath), /^state-[0-9a-f]+(-\d+m)?\.bin$/, 2);
       opts.onTiming?.(`snapshot-saved (${(state.byteLength / 2 ** 20).toFixed(0)} MiB in ${Date.now() - t} ms)`, Date.now() - started);
     },
   });
